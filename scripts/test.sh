@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The full test suite: installs what it needs, then runs every test.
+# Usage: bash scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: OpenSSL headers for josekit/native-tls, Node for the
+# oidc-provider interop server. Installed only when missing.
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The real authorization server for interop tests, pinned by the lockfile.
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+
+cargo test --all-features "$@"

@@ -1,0 +1,423 @@
+//! Client authentication at the token endpoint
+//! ([RFC 6749 §2.3](https://www.rfc-editor.org/rfc/rfc6749#section-2.3),
+//! [RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2),
+//! [OpenID Connect Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication),
+//! [RFC 8705 §2](https://www.rfc-editor.org/rfc/rfc8705#section-2)).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use oauth2::ClientSecret;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{Map, Value};
+use url::form_urlencoded;
+
+use crate::clock::unix_seconds;
+use crate::error::{Error, Result};
+use crate::jose::{self, JwsAlgorithm, PrivateKey};
+
+/// `client_assertion_type` for JWT client authentication (RFC 7523 §2.2).
+pub const JWT_BEARER_CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long a client assertion is valid (`exp` = `iat` + 60 s), as openid-client does.
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// A hook that may change a client assertion's claims before it is signed.
+pub type ModifyAssertion = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
+
+/// The `aud` claim of a JWT client assertion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssertionAudience {
+    /// The issuer identifier (the default, as openid-client and FAPI 2.0 do).
+    #[default]
+    Issuer,
+    /// The URL of the endpoint the request goes to (RFC 7523 §3 allows it;
+    /// some servers require it).
+    TokenEndpoint,
+    /// A value of your own.
+    Custom(String),
+}
+
+/// How the client authenticates to the authorization server.
+///
+/// Built with one constructor per method; cheap to clone; `Debug` never shows
+/// a secret or key.
+///
+/// ```
+/// use oidckit::{AssertionAudience, ClientAuth, JwsAlgorithm, PrivateKey};
+///
+/// let basic = ClientAuth::client_secret_basic("s3cr3t");
+/// assert_eq!(basic.method_name(), "client_secret_basic");
+/// assert!(!format!("{basic:?}").contains("s3cr3t"));
+///
+/// let key = PrivateKey::generate(JwsAlgorithm::ES256)?.with_kid("k1");
+/// let jwt = ClientAuth::private_key_jwt(key)
+///     .assertion_audience(AssertionAudience::TokenEndpoint)
+///     .modify_assertion(|claims| {
+///         claims.insert("tenant".into(), "blue".into());
+///     });
+/// assert_eq!(jwt.method_name(), "private_key_jwt");
+/// # Ok::<_, oidckit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientAuth {
+    method: Method,
+    audience: AssertionAudience,
+    modify: Option<ModifyAssertion>,
+}
+
+#[derive(Clone)]
+enum Method {
+    ClientSecretBasic(ClientSecret),
+    ClientSecretPost(ClientSecret),
+    ClientSecretJwt(ClientSecret, JwsAlgorithm),
+    PrivateKeyJwt(PrivateKey),
+    None,
+    TlsClientAuth,
+    SelfSignedTlsClientAuth,
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ClientAuth");
+        d.field("method", &self.method_name());
+        match &self.method {
+            Method::ClientSecretJwt(_, alg) => {
+                d.field("alg", alg);
+            }
+            Method::PrivateKeyJwt(key) => {
+                d.field("key", key);
+            }
+            _ => {}
+        }
+        if self.is_jwt() {
+            d.field("audience", &self.audience);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl ClientAuth {
+    fn with_method(method: Method) -> Self {
+        ClientAuth {
+            method,
+            audience: AssertionAudience::Issuer,
+            modify: None,
+        }
+    }
+
+    /// `client_secret_basic`: HTTP Basic with the form-urlencoded client id and
+    /// secret (RFC 6749 §2.3.1).
+    pub fn client_secret_basic(secret: impl Into<String>) -> Self {
+        Self::with_method(Method::ClientSecretBasic(ClientSecret::new(secret.into())))
+    }
+
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    pub fn client_secret_post(secret: impl Into<String>) -> Self {
+        Self::with_method(Method::ClientSecretPost(ClientSecret::new(secret.into())))
+    }
+
+    /// `client_secret_jwt` with HS256: a JWT assertion MACed with the secret.
+    pub fn client_secret_jwt(secret: impl Into<String>) -> Self {
+        Self::client_secret_jwt_with_alg(secret, JwsAlgorithm::HS256)
+    }
+
+    /// `client_secret_jwt` with HS256, HS384 or HS512. Any other algorithm is
+    /// reported when the [`Configuration`](crate::Configuration) is built.
+    pub fn client_secret_jwt_with_alg(secret: impl Into<String>, alg: JwsAlgorithm) -> Self {
+        Self::with_method(Method::ClientSecretJwt(
+            ClientSecret::new(secret.into()),
+            alg,
+        ))
+    }
+
+    /// `private_key_jwt`: a JWT assertion signed with the client's private
+    /// key; the algorithm is the key's.
+    pub fn private_key_jwt(key: PrivateKey) -> Self {
+        Self::with_method(Method::PrivateKeyJwt(key))
+    }
+
+    /// `none`: a public client; only `client_id` is sent.
+    pub fn none() -> Self {
+        Self::with_method(Method::None)
+    }
+
+    /// `tls_client_auth` (RFC 8705 §2.1): the client authenticates with a
+    /// PKI-issued certificate in the TLS handshake; `client_id` goes in the
+    /// body. The certificate is configured on the HTTP client (see
+    /// [`ConfigurationBuilder::http_client`](crate::ConfigurationBuilder::http_client)).
+    pub fn tls_client_auth() -> Self {
+        Self::with_method(Method::TlsClientAuth)
+    }
+
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): like
+    /// [`tls_client_auth`](ClientAuth::tls_client_auth) with a self-signed
+    /// certificate registered with the server.
+    pub fn self_signed_tls_client_auth() -> Self {
+        Self::with_method(Method::SelfSignedTlsClientAuth)
+    }
+
+    /// Sets the `aud` of JWT client assertions (default: the issuer). Has no
+    /// effect on methods that send no assertion.
+    #[must_use]
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// A hook that changes the assertion's claims before signing (as
+    /// openid-client's `modifyAssertion`). Has no effect on methods that send
+    /// no assertion.
+    #[must_use]
+    pub fn modify_assertion(
+        mut self,
+        f: impl Fn(&mut Map<String, Value>) + Send + Sync + 'static,
+    ) -> Self {
+        self.modify = Some(Arc::new(f));
+        self
+    }
+
+    /// The registered name of the method (`client_secret_basic`, …), as used
+    /// in `token_endpoint_auth_method`.
+    pub fn method_name(&self) -> &'static str {
+        match &self.method {
+            Method::ClientSecretBasic(_) => "client_secret_basic",
+            Method::ClientSecretPost(_) => "client_secret_post",
+            Method::ClientSecretJwt(..) => "client_secret_jwt",
+            Method::PrivateKeyJwt(_) => "private_key_jwt",
+            Method::None => "none",
+            Method::TlsClientAuth => "tls_client_auth",
+            Method::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+        }
+    }
+
+    /// The JWS algorithm of assertions, for the JWT methods.
+    pub fn signing_algorithm(&self) -> Option<JwsAlgorithm> {
+        match &self.method {
+            Method::ClientSecretJwt(_, alg) => Some(*alg),
+            Method::PrivateKeyJwt(key) => Some(key.algorithm()),
+            _ => None,
+        }
+    }
+
+    fn is_jwt(&self) -> bool {
+        self.signing_algorithm().is_some()
+    }
+
+    /// Checks what the constructors could not: done once, when the
+    /// configuration is built.
+    pub(crate) fn validate(&self) -> Result<()> {
+        match &self.method {
+            Method::ClientSecretJwt(_, alg) if !alg.is_symmetric() => {
+                Err(Error::InvalidConfiguration(format!(
+                    "client_secret_jwt needs HS256, HS384 or HS512, not {alg}"
+                )))
+            }
+            Method::ClientSecretBasic(s)
+            | Method::ClientSecretPost(s)
+            | Method::ClientSecretJwt(s, _)
+                if s.secret().is_empty() =>
+            {
+                Err(Error::InvalidConfiguration(format!(
+                    "{} needs a non-empty client secret",
+                    self.method_name()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds this method's credentials to a request: an `Authorization`
+    /// header, or form parameters.
+    pub(crate) fn apply(
+        &self,
+        ctx: &AuthContext<'_>,
+        form: &mut Vec<(String, String)>,
+        headers: &mut HeaderMap,
+    ) -> Result<()> {
+        let mut push = |k: &str, v: String| form.push((k.to_owned(), v));
+        match &self.method {
+            Method::ClientSecretBasic(secret) => {
+                headers.insert(AUTHORIZATION, basic_authorization(ctx.client_id, secret)?);
+            }
+            Method::ClientSecretPost(secret) => {
+                push("client_id", ctx.client_id.to_owned());
+                push("client_secret", secret.secret().clone());
+            }
+            Method::ClientSecretJwt(..) | Method::PrivateKeyJwt(_) => {
+                push("client_id", ctx.client_id.to_owned());
+                push(
+                    "client_assertion_type",
+                    JWT_BEARER_CLIENT_ASSERTION_TYPE.to_owned(),
+                );
+                push("client_assertion", self.assertion(ctx)?);
+            }
+            Method::None | Method::TlsClientAuth | Method::SelfSignedTlsClientAuth => {
+                push("client_id", ctx.client_id.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds and signs a client assertion (RFC 7523 §3).
+    fn assertion(&self, ctx: &AuthContext<'_>) -> Result<String> {
+        let now = unix_seconds(ctx.now);
+        let aud = match &self.audience {
+            AssertionAudience::Issuer => ctx.issuer.to_owned(),
+            AssertionAudience::TokenEndpoint => ctx.endpoint.to_owned(),
+            AssertionAudience::Custom(a) => a.clone(),
+        };
+        let mut claims = Map::new();
+        claims.insert("iss".into(), ctx.client_id.into());
+        claims.insert("sub".into(), ctx.client_id.into());
+        claims.insert("aud".into(), aud.into());
+        claims.insert("jti".into(), jose::random_b64url(32)?.into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("nbf".into(), now.into());
+        claims.insert("exp".into(), (now + ASSERTION_LIFETIME.as_secs()).into());
+        if let Some(modify) = &self.modify {
+            modify(&mut claims);
+        }
+        match &self.method {
+            Method::ClientSecretJwt(secret, alg) => {
+                jose::sign_hmac_jwt(*alg, secret.secret().as_bytes(), claims)
+            }
+            Method::PrivateKeyJwt(key) => key.sign_jwt(None, &[], claims),
+            _ => Err(Error::InvalidConfiguration(format!(
+                "{} sends no assertion",
+                self.method_name()
+            ))),
+        }
+    }
+}
+
+/// What client authentication needs to know about the request.
+pub(crate) struct AuthContext<'a> {
+    pub client_id: &'a str,
+    pub issuer: &'a str,
+    /// The URL the request goes to (for `aud` = token endpoint).
+    pub endpoint: &'a str,
+    /// "Now", with the configured clock skew applied.
+    pub now: SystemTime,
+}
+
+/// `Basic base64(urlencode(client_id) ":" urlencode(secret))`: each part is
+/// `application/x-www-form-urlencoded` first (RFC 6749 §2.3.1), so a `:` in
+/// the id or secret cannot split them wrongly.
+fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue> {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(client_id), encode(secret.secret()));
+    let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
+        .map_err(|_| Error::InvalidConfiguration("unencodable Basic credentials".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(now: SystemTime) -> AuthContext<'static> {
+        AuthContext {
+            client_id: "client:1",
+            issuer: "https://as.example",
+            endpoint: "https://as.example/token",
+            now,
+        }
+    }
+
+    fn decode_basic(v: &HeaderValue) -> String {
+        let s = v.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        String::from_utf8(STANDARD.decode(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn basic_form_encodes_id_and_secret() {
+        let auth = ClientAuth::client_secret_basic("a b:/+%&=?");
+        let mut form = vec![];
+        let mut headers = HeaderMap::new();
+        auth.apply(&ctx(SystemTime::now()), &mut form, &mut headers)
+            .unwrap();
+        assert!(
+            form.is_empty(),
+            "client_id must not be in the body with Basic"
+        );
+        let value = &headers[AUTHORIZATION];
+        assert!(value.is_sensitive());
+        assert_eq!(decode_basic(value), "client%3A1:a+b%3A%2F%2B%25%26%3D%3F");
+    }
+
+    #[test]
+    fn post_and_none_put_client_id_in_the_body() {
+        let mut form = vec![];
+        let mut headers = HeaderMap::new();
+        ClientAuth::client_secret_post("s")
+            .apply(&ctx(SystemTime::now()), &mut form, &mut headers)
+            .unwrap();
+        assert_eq!(
+            form,
+            [
+                ("client_id".into(), "client:1".into()),
+                ("client_secret".into(), "s".into())
+            ]
+        );
+        let mut form = vec![];
+        ClientAuth::tls_client_auth()
+            .apply(&ctx(SystemTime::now()), &mut form, &mut headers)
+            .unwrap();
+        assert_eq!(form, [("client_id".into(), "client:1".into())]);
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn assertion_claims() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let key = PrivateKey::generate(JwsAlgorithm::ES256)
+            .unwrap()
+            .with_kid("k");
+        let auth = ClientAuth::private_key_jwt(key).modify_assertion(|c| {
+            c.insert("extra".into(), 1.into());
+        });
+        let mut form = vec![];
+        auth.apply(&ctx(now), &mut form, &mut HeaderMap::new())
+            .unwrap();
+        assert_eq!(form[1].1, JWT_BEARER_CLIENT_ASSERTION_TYPE);
+        let jwt = &form[2].1;
+        let payload: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwt.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload["iss"], "client:1");
+        assert_eq!(payload["sub"], "client:1");
+        assert_eq!(payload["aud"], "https://as.example");
+        assert_eq!(payload["iat"], 1_700_000_000u64);
+        assert_eq!(payload["nbf"], 1_700_000_000u64);
+        assert_eq!(payload["exp"], 1_700_000_060u64);
+        assert_eq!(payload["extra"], 1);
+        assert_eq!(payload["jti"].as_str().unwrap().len(), 43);
+    }
+
+    #[test]
+    fn validation_and_debug() {
+        assert!(
+            ClientAuth::client_secret_jwt_with_alg("s", JwsAlgorithm::ES256)
+                .validate()
+                .is_err()
+        );
+        assert!(ClientAuth::client_secret_basic("").validate().is_err());
+        assert!(
+            ClientAuth::client_secret_jwt_with_alg("s", JwsAlgorithm::HS512)
+                .validate()
+                .is_ok()
+        );
+        let debug = format!("{:?}", ClientAuth::client_secret_jwt("topsecret"));
+        assert!(!debug.contains("topsecret"), "{debug}");
+    }
+}

@@ -1,0 +1,235 @@
+//! The one place requests are sent.
+//!
+//! Every request to an authorization server goes through [`execute`], which
+//! enforces the transport rules in one place: `https:` only (unless insecure
+//! requests are allowed), no redirects, a timeout covering the whole exchange,
+//! and a cap on the body size, with a `tracing` span per request. Nothing
+//! secret is recorded: the span holds the endpoint name, method, URL, status
+//! and elapsed time, never headers or bodies.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
+use reqwest::StatusCode;
+use tracing::Instrument as _;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// How to send requests: the client and the rules.
+pub(crate) struct Transport<'a> {
+    pub client: &'a reqwest::Client,
+    pub timeout: Duration,
+    pub allow_insecure_requests: bool,
+    pub max_response_size: usize,
+}
+
+/// A response whose body has been read in full (within the size cap).
+#[derive(Debug)]
+pub(crate) struct HttpResponse {
+    pub url: Url,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Refuses anything but `https:`, and `http:` unless allowed.
+pub(crate) fn check_url(url: &Url, allow_insecure_requests: bool) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_requests => Ok(()),
+        _ => Err(Error::InsecureUrl { url: url.clone() }),
+    }
+}
+
+/// Sends `request` under the transport rules and reads the whole body.
+///
+/// `endpoint` names the endpoint in the tracing span (`token`, `discovery`, …).
+pub(crate) async fn execute(
+    transport: &Transport<'_>,
+    mut request: reqwest::Request,
+    endpoint: &'static str,
+    timeout: Option<Duration>,
+) -> Result<HttpResponse> {
+    let url = request.url().clone();
+    check_url(&url, transport.allow_insecure_requests)?;
+    *request.timeout_mut() = Some(timeout.unwrap_or(transport.timeout));
+    let span = tracing::debug_span!(
+        "oidckit.http",
+        endpoint,
+        method = %request.method(),
+        url = %url,
+        status = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = exchange(transport, request, &url)
+        .instrument(span.clone())
+        .await;
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    match &result {
+        Ok(r) => {
+            span.record("status", r.status.as_u16());
+            tracing::debug!(parent: &span, status = r.status.as_u16(), "response");
+        }
+        Err(e) => tracing::debug!(parent: &span, error = %e, "request failed"),
+    }
+    result
+}
+
+async fn exchange(
+    transport: &Transport<'_>,
+    request: reqwest::Request,
+    url: &Url,
+) -> Result<HttpResponse> {
+    let response = transport
+        .client
+        .execute(request)
+        .await
+        .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?;
+    let status = response.status();
+    // The default client follows no redirects; a caller's client might, and
+    // a redirect can carry credentials to another host, so both are refused.
+    if status.is_redirection() || response.url() != url {
+        let location = if response.url() != url {
+            Some(response.url().to_string())
+        } else {
+            response
+                .headers()
+                .get(LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+        };
+        return Err(Error::Redirect {
+            url: url.clone(),
+            status,
+            location,
+        });
+    }
+    let headers = response.headers().clone();
+    let body = read_body(response, url, transport.max_response_size).await?;
+    Ok(HttpResponse {
+        url: url.clone(),
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Reads at most `limit` bytes; a longer body is an error, not a truncation.
+async fn read_body(mut response: reqwest::Response, url: &Url, limit: usize) -> Result<Bytes> {
+    let too_large = || Error::BodyTooLarge {
+        url: url.clone(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// True for `application/json` and `application/<something>+json`
+/// (parameters such as `charset` ignored).
+pub(crate) fn is_json_content_type(value: &str) -> bool {
+    // Compared as bytes: a hostile header may hold non-ASCII characters, and
+    // slicing a `str` there could split one.
+    let essence = value.split(';').next().unwrap_or("").trim().as_bytes();
+    let prefix = b"application/";
+    let suffix = b"+json";
+    essence.eq_ignore_ascii_case(b"application/json")
+        || (essence.len() > prefix.len() + suffix.len()
+            && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
+}
+
+/// Parses a body that must be a JSON object. A `Content-Type` other than
+/// JSON is refused (RFC 6749 §5.1 requires `application/json`); a missing
+/// one is tolerated.
+pub(crate) fn json_object(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    if let Some(ct) = headers.get(CONTENT_TYPE) {
+        let ct = String::from_utf8_lossy(ct.as_bytes());
+        if !is_json_content_type(&ct) {
+            return Err(Error::invalid_response(format!(
+                "expected a JSON body, got content-type {ct:?}"
+            )));
+        }
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::invalid_response(
+            "the body is JSON but not an object",
+        )),
+        Err(e) => Err(Error::invalid_response(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_only_unless_allowed() {
+        let https: Url = "https://a.example/".parse().unwrap();
+        let http: Url = "http://a.example/".parse().unwrap();
+        let ftp: Url = "ftp://a.example/".parse().unwrap();
+        assert!(check_url(&https, false).is_ok());
+        assert!(matches!(
+            check_url(&http, false),
+            Err(Error::InsecureUrl { .. })
+        ));
+        assert!(check_url(&http, true).is_ok());
+        assert!(check_url(&ftp, true).is_err());
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/html",
+            "application/jsonp",
+            "text/json+html",
+            "+json",
+            "",
+            "applicatioé/x+json",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_object_rules() {
+        let mut h = HeaderMap::new();
+        assert!(json_object(&h, b"{\"a\":1}").is_ok());
+        assert!(json_object(&h, b"[1]").is_err());
+        assert!(json_object(&h, b"{").is_err());
+        assert!(json_object(&h, b"\xff\xfe").is_err());
+        h.insert(CONTENT_TYPE, "text/html".parse().unwrap());
+        let err = json_object(&h, b"{\"a\":1}").unwrap_err();
+        assert!(err.to_string().contains("text/html"), "{err}");
+    }
+}

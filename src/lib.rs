@@ -1,0 +1,118 @@
+//! # oidckit
+//!
+//! An OAuth 2.0 / OpenID Connect client in the style of panva's
+//! `openid-client`: a [`Configuration`], built by [`discovery`] or from
+//! explicit [`ServerMetadata`], holds what the client knows about the
+//! authorization server and itself; grants are free async functions over it.
+//!
+//! ## Discovery, then a grant
+//!
+//! ```no_run
+//! use oidckit::{client_credentials_grant, ClientAuth};
+//!
+//! # async fn run() -> Result<(), oidckit::Error> {
+//! let config = oidckit::discovery(
+//!     "https://as.example.com".parse().unwrap(),
+//!     "my-service",
+//!     ClientAuth::client_secret_basic("s3cr3t"),
+//! ).await?;
+//! let token = client_credentials_grant(
+//!     &config,
+//!     &[("scope", "read"), ("resource", "urn:example:api")],
+//! ).await?;
+//! println!("{} token, expires in {:?}", token.token_type(), token.expires_in());
+//! # Ok(()) }
+//! ```
+//!
+//! Without the network, from explicit metadata:
+//!
+//! ```
+//! use oidckit::{ClientAuth, Configuration, ServerMetadata};
+//!
+//! let config = Configuration::new(
+//!     ServerMetadata::new("https://as.example.com", "https://as.example.com/token".parse()?),
+//!     "my-service",
+//!     ClientAuth::client_secret_post("s3cr3t"),
+//! )?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Client authentication
+//!
+//! [`ClientAuth`] has a constructor per method: `client_secret_basic`,
+//! `client_secret_post`, `client_secret_jwt` (HS256/384/512),
+//! `private_key_jwt` (RS, PS, ES, EdDSA; see [`PrivateKey`]), `none`,
+//! `tls_client_auth` and `self_signed_tls_client_auth` (the certificate is
+//! set on the HTTP client, see [`http_client_builder`]).
+//!
+//! ## Errors
+//!
+//! Every function returns [`Result`], whose [`Error`] tells an OAuth error
+//! from the server ([`Error::OAuth`], with `error`, `error_description`,
+//! status and `WWW-Authenticate` challenges) from transport failures,
+//! unexpected responses and configuration mistakes;
+//! [`Error::is_retryable`] says whether trying again may help.
+//!
+//! ## Rules this crate enforces
+//!
+//! - `https:` only, unless [`allow_insecure_requests`](ConfigurationBuilder::allow_insecure_requests).
+//! - No redirects are followed; bodies over 1 MiB (configurable) are refused;
+//!   every request has a timeout (30 s by default).
+//! - Discovery checks that the document's `issuer` is the one asked for.
+//! - Secrets (client secrets, keys, assertions, tokens) never appear in
+//!   `Debug`, `Display`, errors or `tracing` fields.
+//!
+//! ## Low-level layer
+//!
+//! [`build_token_request`] and [`process_token_response`] are the two halves
+//! of every grant, for callers who send requests with their own HTTP stack.
+//!
+//! ## Optional features
+//!
+//! - `testing`: [`testing::MockAuthorizationServer`], an in-process
+//!   authorization server for tests and examples.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::all)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client_auth;
+mod clock;
+mod config;
+mod discovery;
+mod error;
+mod grant;
+mod http;
+mod jose;
+mod metadata;
+mod request;
+mod response;
+mod www_authenticate;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use client_auth::{AssertionAudience, ClientAuth, JWT_BEARER_CLIENT_ASSERTION_TYPE};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    default_http_client, http_client_builder, Configuration, ConfigurationBuilder,
+    DEFAULT_CLOCK_TOLERANCE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+};
+pub use discovery::{
+    discovery, discovery_with, well_known_url, DiscoveryAlgorithm, DiscoveryOptions,
+};
+pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
+pub use grant::{client_credentials_grant, client_credentials_grant_with};
+pub use jose::{JwsAlgorithm, PrivateKey};
+pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
+pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
+pub use response::{process_token_response, TokenEndpointResponse, TokenType};
+pub use www_authenticate::{parse_www_authenticate, Challenge};
+
+/// The OAuth vocabulary of the `oauth2` crate, used in this crate's API.
+pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse};
+/// Re-exported so callers can build HTTP clients and headers without a
+/// direct dependency.
+pub use reqwest;
+pub use url::Url;

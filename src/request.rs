@@ -1,0 +1,384 @@
+//! Building token requests: the low-level half of every grant, public for
+//! callers with their own HTTP stack (as oauth4webapi is under openid-client).
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use url::{form_urlencoded, Url};
+
+use crate::client_auth::AuthContext;
+use crate::config::Configuration;
+use crate::error::{Error, Result};
+use crate::http::check_url;
+
+/// One form parameter: a `(name, value)` pair of anything string-like, or a
+/// reference to one. Lets grants take `&[("scope", "read")]`, a `Vec<(String,
+/// String)>`, or any other iterator of pairs.
+pub trait FormParam {
+    /// The parameter name.
+    fn name(&self) -> &str;
+    /// The parameter value.
+    fn value(&self) -> &str;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FormParam for (K, V) {
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+impl<T: FormParam + ?Sized> FormParam for &T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn value(&self) -> &str {
+        (**self).value()
+    }
+}
+
+/// Parameters the library sets itself: `grant_type` and the client
+/// authentication parameters. A caller passing one gets
+/// [`Error::InvalidInput`] rather than a silently changed request.
+const LIBRARY_PARAMS: [&str; 5] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+/// Headers the library owns: credentials and proof headers must come from
+/// the configured client authentication (and DPoP handle), never per call.
+const LIBRARY_HEADERS: [&str; 3] = ["authorization", "dpop", "content-type"];
+
+/// Per-request options (as oauth4webapi's `TokenEndpointRequestOptions`):
+/// extra headers, a timeout, and additional parameters. Dropping the future
+/// of a grant cancels it.
+///
+/// ```
+/// use std::time::Duration;
+/// use oidckit::RequestOptions;
+/// use reqwest::header::{HeaderName, HeaderValue};
+///
+/// let options = RequestOptions::new()
+///     .timeout(Duration::from_secs(2))
+///     .header(HeaderName::from_static("x-request-id"), HeaderValue::from_static("42"))
+///     .param("audience", "https://api.example.com");
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct RequestOptions {
+    pub(crate) headers: HeaderMap,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values and parameter values may be credentials of the
+        // caller's: show names only.
+        f.debug_struct("RequestOptions")
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl RequestOptions {
+    /// No options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header to the request. `Authorization`, `DPoP` and
+    /// `Content-Type` are refused when the request is built.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// A timeout for this request, instead of the configuration's.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a form parameter. Parameters the library sets (`grant_type`,
+    /// `client_id`, `client_secret`, `client_assertion`,
+    /// `client_assertion_type`, and those of the grant) are refused when the
+    /// request is built.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A token request ready to send: `POST` to [`url`](Self::url) with these
+/// headers and this `application/x-www-form-urlencoded` body.
+///
+/// `Debug` shows the URL, header names and parameter names only: the
+/// `Authorization` header and body carry credentials.
+#[derive(Clone)]
+pub struct TokenRequest {
+    url: Url,
+    headers: HeaderMap,
+    body: String,
+    param_names: Vec<String>,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("params", &self.param_names)
+            .finish()
+    }
+}
+
+impl TokenRequest {
+    /// The endpoint URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The request headers, including the client authentication header if any.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The form-encoded body.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The request as a `reqwest::Request` for `client`.
+    pub fn to_reqwest(&self, client: &reqwest::Client) -> Result<reqwest::Request> {
+        client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(self.body.clone())
+            .build()
+            .map_err(|e| Error::from_reqwest(Some(self.url.clone()), e))
+    }
+}
+
+/// Builds a token request for any grant: `grant_type`, the caller's `params`
+/// and the options' parameters, client authentication applied.
+///
+/// ```
+/// use oidckit::{build_token_request, ClientAuth, Configuration, RequestOptions, ServerMetadata};
+///
+/// let config = Configuration::new(
+///     ServerMetadata::new("https://as.example", "https://as.example/token".parse()?),
+///     "client",
+///     ClientAuth::client_secret_post("s"),
+/// )?;
+/// let request = build_token_request(
+///     &config, "client_credentials", &[("scope", "read")], &RequestOptions::new())?;
+/// assert_eq!(request.body(), "grant_type=client_credentials&scope=read&client_id=client&client_secret=s");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_token_request<I>(
+    config: &Configuration,
+    grant_type: &str,
+    params: I,
+    options: &RequestOptions,
+) -> Result<TokenRequest>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    build_grant_request(config, grant_type, &[], params, options)
+}
+
+/// [`build_token_request`] with the grant's own parameters (such as
+/// `refresh_token`), which callers may not set either.
+pub(crate) fn build_grant_request<I>(
+    config: &Configuration,
+    grant_type: &str,
+    grant_params: &[(&str, &str)],
+    params: I,
+    options: &RequestOptions,
+) -> Result<TokenRequest>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let url = config.token_endpoint()?.clone();
+    check_url(&url, config.allow_insecure_requests())?;
+    if grant_type.is_empty() {
+        return Err(Error::InvalidInput("grant_type must not be empty".into()));
+    }
+
+    let owned =
+        |name: &str| LIBRARY_PARAMS.contains(&name) || grant_params.iter().any(|(k, _)| *k == name);
+    let mut form: Vec<(String, String)> = Vec::with_capacity(8);
+    form.push(("grant_type".into(), grant_type.into()));
+    form.extend(grant_params.iter().map(|(k, v)| ((*k).into(), (*v).into())));
+    let caller = params
+        .into_iter()
+        .map(|p| (p.name().to_owned(), p.value().to_owned()))
+        .chain(options.params.iter().cloned());
+    for (name, value) in caller {
+        if owned(&name) {
+            return Err(Error::InvalidInput(format!(
+                "the parameter `{name}` is set by the library and cannot be passed"
+            )));
+        }
+        form.push((name, value));
+    }
+
+    let mut headers = HeaderMap::with_capacity(4 + options.headers.len());
+    for (name, value) in &options.headers {
+        if LIBRARY_HEADERS.contains(&name.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "the header `{name}` is set by the library and cannot be passed"
+            )));
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+
+    let ctx = AuthContext {
+        client_id: config.client_id().as_str(),
+        issuer: config.issuer(),
+        endpoint: url.as_str(),
+        now: config.now(),
+    };
+    config.client_auth().apply(&ctx, &mut form, &mut headers)?;
+    debug_assert!(headers
+        .get(AUTHORIZATION)
+        .is_none_or(HeaderValue::is_sensitive));
+
+    let param_names = form.iter().map(|(k, _)| k.clone()).collect();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    Ok(TokenRequest {
+        url,
+        headers,
+        body,
+        param_names,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientAuth, ServerMetadata};
+
+    fn config(auth: ClientAuth) -> Configuration {
+        Configuration::new(
+            ServerMetadata::new(
+                "https://as.example",
+                "https://as.example/token".parse().unwrap(),
+            ),
+            "client",
+            auth,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn repeated_parameters_and_encoding() {
+        let c = config(ClientAuth::none());
+        let req = build_token_request(
+            &c,
+            "client_credentials",
+            vec![
+                ("resource".to_string(), "urn:a".to_string()),
+                (
+                    "resource".to_string(),
+                    "https://b.example/?x=1&y".to_string(),
+                ),
+                ("scope".to_string(), "read write".to_string()),
+            ],
+            &RequestOptions::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            req.body(),
+            "grant_type=client_credentials&resource=urn%3Aa&resource=https%3A%2F%2Fb.example%2F%3Fx%3D1%26y&scope=read+write&client_id=client"
+        );
+        assert_eq!(
+            req.headers()[CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(req.headers()[ACCEPT], "application/json");
+    }
+
+    #[test]
+    fn library_parameters_and_headers_cannot_be_overridden() {
+        let c = config(ClientAuth::client_secret_basic("s"));
+        for name in ["grant_type", "client_id", "client_assertion"] {
+            let e = build_token_request(
+                &c,
+                "client_credentials",
+                [(name, "x")],
+                &RequestOptions::new(),
+            )
+            .unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{name}: {e}");
+        }
+        let opts = RequestOptions::new().param("grant_type", "password");
+        assert!(build_token_request(&c, "client_credentials", [("a", "b")], &opts).is_err());
+        let opts =
+            RequestOptions::new().header(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(build_token_request(&c, "client_credentials", [("a", "b")], &opts).is_err());
+        let opts = RequestOptions::new().header(
+            HeaderName::from_static("x-trace"),
+            HeaderValue::from_static("1"),
+        );
+        let req = build_token_request(&c, "client_credentials", [("a", "b")], &opts).unwrap();
+        assert_eq!(req.headers()["x-trace"], "1");
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let c = config(ClientAuth::client_secret_post("hunter2"));
+        let req = build_token_request(
+            &c,
+            "client_credentials",
+            [("scope", "x")],
+            &RequestOptions::new(),
+        )
+        .unwrap();
+        let d = format!("{req:?}");
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains("client_secret"), "{d}");
+    }
+
+    #[test]
+    fn insecure_token_endpoint_is_refused() {
+        let c = Configuration::new(
+            ServerMetadata::new(
+                "http://as.example",
+                "http://as.example/token".parse().unwrap(),
+            ),
+            "client",
+            ClientAuth::none(),
+        )
+        .unwrap();
+        let e = build_token_request(
+            &c,
+            "client_credentials",
+            [("a", "b")],
+            &RequestOptions::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InsecureUrl { .. }));
+    }
+}

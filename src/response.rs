@@ -1,0 +1,589 @@
+//! The token endpoint's response
+//! ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)) and
+//! its errors ([§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use oauth2::{AccessToken, RefreshToken, Scope};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::clock::{unix_seconds, Clock, SystemClock};
+use crate::config::Configuration;
+use crate::error::{body_snippet, Error, OAuthError, Result, UnexpectedStatus};
+use crate::http::json_object;
+use crate::www_authenticate::challenges_from_headers;
+
+/// The `token_type` of an access token
+/// ([RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)),
+/// compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP`: the token is bound to a DPoP key (RFC 9449).
+    DPoP,
+    /// `N_A`: not an access token (token exchange, RFC 8693 §2.2.1).
+    NotApplicable,
+    /// Any other type, as sent.
+    Other(String),
+}
+
+impl TokenType {
+    /// Reads a `token_type` value, ignoring case.
+    pub fn parse(value: &str) -> Self {
+        if value.eq_ignore_ascii_case("bearer") {
+            TokenType::Bearer
+        } else if value.eq_ignore_ascii_case("dpop") {
+            TokenType::DPoP
+        } else if value.eq_ignore_ascii_case("n_a") {
+            TokenType::NotApplicable
+        } else {
+            TokenType::Other(value.to_owned())
+        }
+    }
+
+    /// The canonical spelling (`Bearer`, `DPoP`, `N_A`, or the value as sent).
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+            TokenType::NotApplicable => "N_A",
+            TokenType::Other(s) => s,
+        }
+    }
+
+    /// True for `Bearer`.
+    pub fn is_bearer(&self) -> bool {
+        *self == TokenType::Bearer
+    }
+
+    /// True for `DPoP`.
+    pub fn is_dpop(&self) -> bool {
+        *self == TokenType::DPoP
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TokenType {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(TokenType::parse(&String::deserialize(d)?))
+    }
+}
+
+impl oauth2::TokenType for TokenType {}
+
+/// A successful token endpoint response.
+///
+/// Expiry is absolute: the time the response was received plus `expires_in`,
+/// so [`expires_in`](Self::expires_in) counts down. `Debug` redacts the
+/// tokens; `Serialize` writes them (to store the token) together with
+/// `expires_at` in Unix seconds, and `Deserialize` reads that form back (or a
+/// raw token endpoint response).
+///
+/// ```
+/// use oidckit::TokenEndpointResponse;
+///
+/// let token: TokenEndpointResponse = serde_json::from_str(
+///     r#"{"access_token":"abc","token_type":"bearer","expires_in":"3600","scope":"read write"}"#,
+/// )?;
+/// assert!(token.token_type().is_bearer());
+/// assert_eq!(token.access_token().secret(), "abc");
+/// assert_eq!(token.scopes().unwrap().len(), 2);
+/// assert!(token.expires_in().unwrap().as_secs() > 3590);
+/// assert!(!format!("{token:?}").contains("abc"));
+/// # Ok::<_, serde_json::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenEndpointResponse {
+    access_token: AccessToken,
+    token_type: TokenType,
+    /// `expires_in` as the server sent it.
+    lifetime: Option<Duration>,
+    expires_at: Option<SystemTime>,
+    refresh_token: Option<RefreshToken>,
+    scope: Option<String>,
+    scopes: Option<Vec<Scope>>,
+    id_token: Option<String>,
+    extra: Map<String, Value>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for TokenEndpointResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpointResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at.map(unix_seconds))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl TokenEndpointResponse {
+    /// The access token. Its `Debug` is redacted; `.secret()` reveals it.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The token type.
+    pub fn token_type(&self) -> &TokenType {
+        &self.token_type
+    }
+
+    /// The time left until the access token expires, counted from when the
+    /// response was received: `None` when the server sent no `expires_in`,
+    /// zero once it has passed.
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_at.map(|at| {
+            at.duration_since(self.clock.now())
+                .unwrap_or(Duration::ZERO)
+        })
+    }
+
+    /// When the access token expires: the receipt time plus `expires_in`.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The lifetime the server announced (`expires_in` as sent).
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+
+    /// The refresh token, if one was issued.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The `scope` value as sent, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The granted scopes, if the server listed them.
+    pub fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+
+    /// The raw ID Token (OpenID Connect), if one was returned. It is not
+    /// validated by this crate yet.
+    pub fn id_token(&self) -> Option<&str> {
+        self.id_token.as_deref()
+    }
+
+    /// Any other member of the response by name, e.g. `issued_token_type`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name)
+    }
+
+    /// Every member this type has no accessor for.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// Validates a token response body per RFC 6749 §5.1, taking
+    /// `received_at` as the receipt time.
+    pub(crate) fn from_json(
+        mut map: Map<String, Value>,
+        received_at: SystemTime,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let access_token = match map.remove("access_token") {
+            Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
+            _ => {
+                return Err(Error::invalid_response(
+                    "`access_token` is missing or not a non-empty string",
+                ))
+            }
+        };
+        let token_type = match map.remove("token_type") {
+            Some(Value::String(s)) if !s.is_empty() => TokenType::parse(&s),
+            _ => {
+                return Err(Error::invalid_response(
+                    "`token_type` is missing or not a non-empty string",
+                ))
+            }
+        };
+        let lifetime = match map.remove("expires_in") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_expires_in(&v)?),
+        };
+        let expires_at = match lifetime {
+            None => None,
+            Some(d) => Some(
+                received_at
+                    .checked_add(d)
+                    .ok_or_else(|| Error::invalid_response("`expires_in` is out of range"))?,
+            ),
+        };
+        let refresh_token = match map.remove("refresh_token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(RefreshToken::new(s)),
+            Some(_) => {
+                return Err(Error::invalid_response(
+                    "`refresh_token` is not a non-empty string",
+                ))
+            }
+        };
+        let scope = optional_string(&mut map, "scope")?;
+        let scopes = scope.as_ref().map(|s| {
+            s.split_ascii_whitespace()
+                .map(|s| Scope::new(s.to_owned()))
+                .collect()
+        });
+        let id_token = optional_string(&mut map, "id_token")?;
+        Ok(TokenEndpointResponse {
+            access_token,
+            token_type,
+            lifetime,
+            expires_at,
+            refresh_token,
+            scope,
+            scopes,
+            id_token,
+            extra: map,
+            clock,
+        })
+    }
+}
+
+fn optional_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>> {
+    match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::invalid_response(format!("`{name}` is not a string"))),
+    }
+}
+
+/// `expires_in` is a number of seconds; some servers (Azure AD v1) send it as
+/// a numeric string, which is accepted as openid-client does.
+fn parse_expires_in(v: &Value) -> Result<Duration> {
+    let secs = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    secs.filter(|s| s.is_finite() && *s >= 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| {
+            Error::invalid_response("`expires_in` is not a non-negative number of seconds")
+        })
+}
+
+/// Processes a token endpoint response: the low-level half of every grant,
+/// for callers with their own HTTP stack.
+///
+/// A 200 response must be a JSON object satisfying RFC 6749 §5.1; anything
+/// else becomes the matching [`Error`]: an OAuth error body (§5.2) or a
+/// `WWW-Authenticate` challenge with an `error` becomes [`Error::OAuth`],
+/// other statuses [`Error::UnexpectedStatus`], malformed bodies
+/// [`Error::InvalidResponse`].
+///
+/// ```
+/// use oidckit::{process_token_response, ClientAuth, Configuration, ServerMetadata};
+/// use reqwest::{header::HeaderMap, StatusCode};
+///
+/// let config = Configuration::new(
+///     ServerMetadata::new("https://as.example", "https://as.example/token".parse()?),
+///     "client",
+///     ClientAuth::none(),
+/// )?;
+/// let ok = process_token_response(&config, StatusCode::OK, &HeaderMap::new(),
+///     br#"{"access_token":"t","token_type":"Bearer"}"#)?;
+/// assert_eq!(ok.access_token().secret(), "t");
+///
+/// let err = process_token_response(&config, StatusCode::BAD_REQUEST, &HeaderMap::new(),
+///     br#"{"error":"invalid_scope"}"#).unwrap_err();
+/// assert_eq!(err.oauth_error().unwrap().error, "invalid_scope");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn process_token_response(
+    config: &Configuration,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenEndpointResponse> {
+    if status != StatusCode::OK {
+        return Err(error_from_response(status, headers, body));
+    }
+    let map = json_object(headers, body)?;
+    // A 200 carrying an error object and no token is an error response sent
+    // with the wrong status: report the server's error, not a missing token.
+    if !map.contains_key("access_token") {
+        if let Some(e) = oauth_error_from_json(&map, status, headers) {
+            return Err(e);
+        }
+    }
+    TokenEndpointResponse::from_json(map, config.clock().now(), config.clock().clone())
+}
+
+/// Turns a non-success response into an error: the OAuth error from the JSON
+/// body or from a `WWW-Authenticate` challenge, else the unexpected status.
+pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        if let Some(e) = oauth_error_from_json(&map, status, headers) {
+            return e;
+        }
+    }
+    let challenges = challenges_from_headers(headers);
+    if let Some(c) = challenges.iter().find(|c| c.error().is_some()) {
+        return Error::OAuth(Box::new(OAuthError {
+            error: c.error().unwrap_or_default().to_owned(),
+            error_description: c.error_description().map(str::to_owned),
+            error_uri: c.error_uri().map(str::to_owned),
+            status,
+            url: None,
+            challenges,
+        }));
+    }
+    Error::UnexpectedStatus(Box::new(UnexpectedStatus {
+        status,
+        url: None,
+        body_snippet: body_snippet(body),
+        challenges,
+    }))
+}
+
+fn oauth_error_from_json(
+    map: &Map<String, Value>,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Option<Error> {
+    let error = map.get("error")?.as_str().filter(|e| !e.is_empty())?;
+    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(Error::OAuth(Box::new(OAuthError {
+        error: error.to_owned(),
+        error_description: text("error_description"),
+        error_uri: text("error_uri"),
+        status,
+        url: None,
+        challenges: challenges_from_headers(headers),
+    })))
+}
+
+impl Serialize for TokenEndpointResponse {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = self.extra.clone();
+        map.insert(
+            "access_token".into(),
+            self.access_token.secret().clone().into(),
+        );
+        map.insert("token_type".into(), self.token_type.as_str().into());
+        if let Some(l) = self.lifetime {
+            map.insert("expires_in".into(), l.as_secs().into());
+        }
+        if let Some(at) = self.expires_at {
+            map.insert("expires_at".into(), unix_seconds(at).into());
+        }
+        if let Some(r) = &self.refresh_token {
+            map.insert("refresh_token".into(), r.secret().clone().into());
+        }
+        if let Some(scope) = &self.scope {
+            map.insert("scope".into(), scope.clone().into());
+        }
+        if let Some(id) = &self.id_token {
+            map.insert("id_token".into(), id.clone().into());
+        }
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenEndpointResponse {
+    /// Reads a stored token (with `expires_at`, which wins) or a raw token
+    /// endpoint response (with `expires_in`, counted from now).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let mut map = Map::<String, Value>::deserialize(d)?;
+        let expires_at =
+            match map.remove("expires_at") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    D::Error::custom("`expires_at` is not a non-negative integer")
+                })?),
+            };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut token =
+            TokenEndpointResponse::from_json(map, clock.now(), clock).map_err(D::Error::custom)?;
+        if let Some(at) = expires_at {
+            token.expires_at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(at));
+        }
+        Ok(token)
+    }
+}
+
+impl oauth2::TokenResponse for TokenEndpointResponse {
+    type TokenType = TokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &TokenType {
+        &self.token_type
+    }
+
+    /// The time left, as [`TokenEndpointResponse::expires_in`].
+    fn expires_in(&self) -> Option<Duration> {
+        TokenEndpointResponse::expires_in(self)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use serde_json::json;
+
+    fn parse(v: Value, clock: &ManualClock) -> Result<TokenEndpointResponse> {
+        let Value::Object(map) = v else { panic!() };
+        TokenEndpointResponse::from_json(map, clock.now(), Arc::new(clock.clone()))
+    }
+
+    fn clock() -> ManualClock {
+        ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+    }
+
+    #[test]
+    fn expires_in_counts_down_from_receipt() {
+        let c = clock();
+        let t = parse(
+            json!({"access_token":"a","token_type":"Bearer","expires_in":300}),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(t.expires_in(), Some(Duration::from_secs(300)));
+        c.advance(Duration::from_secs(100));
+        assert_eq!(t.expires_in(), Some(Duration::from_secs(200)));
+        c.advance(Duration::from_secs(1000));
+        assert_eq!(t.expires_in(), Some(Duration::ZERO));
+        assert_eq!(t.lifetime(), Some(Duration::from_secs(300)));
+        let none = parse(json!({"access_token":"a","token_type":"Bearer"}), &c).unwrap();
+        assert_eq!(none.expires_in(), None);
+    }
+
+    #[test]
+    fn lenient_where_servers_differ() {
+        let c = clock();
+        let t = parse(
+            json!({"access_token":"a","token_type":"DPOP","expires_in":" 60 ","scope":""}),
+            &c,
+        )
+        .unwrap();
+        assert!(t.token_type().is_dpop());
+        assert_eq!(t.expires_in(), Some(Duration::from_secs(60)));
+        assert_eq!(t.scopes().unwrap().len(), 0);
+        let t = parse(json!({"access_token":"a","token_type":"n_a"}), &c).unwrap();
+        assert_eq!(t.token_type(), &TokenType::NotApplicable);
+        let t = parse(json!({"access_token":"a","token_type":"mac","x":1}), &c).unwrap();
+        assert_eq!(t.token_type().as_str(), "mac");
+        assert_eq!(t.get("x"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn strict_where_the_rfc_is() {
+        let c = clock();
+        for bad in [
+            json!({"token_type":"Bearer"}),
+            json!({"access_token":"","token_type":"Bearer"}),
+            json!({"access_token":1,"token_type":"Bearer"}),
+            json!({"access_token":"a"}),
+            json!({"access_token":"a","token_type":""}),
+            json!({"access_token":"a","token_type":"Bearer","expires_in":-1}),
+            json!({"access_token":"a","token_type":"Bearer","expires_in":"soon"}),
+            json!({"access_token":"a","token_type":"Bearer","expires_in":1e300}),
+            json!({"access_token":"a","token_type":"Bearer","expires_in":true}),
+            json!({"access_token":"a","token_type":"Bearer","refresh_token":""}),
+            json!({"access_token":"a","token_type":"Bearer","scope":["a"]}),
+        ] {
+            let e = parse(bad.clone(), &c).unwrap_err();
+            assert!(matches!(e, Error::InvalidResponse(_)), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn errors_from_bodies_and_challenges() {
+        let mut h = HeaderMap::new();
+        let e = error_from_response(
+            StatusCode::BAD_REQUEST,
+            &h,
+            br#"{"error":"invalid_scope","error_description":"nope","error_uri":"https://x"}"#,
+        );
+        let o = e.oauth_error().unwrap();
+        assert_eq!(
+            (o.error.as_str(), o.error_description.as_deref()),
+            ("invalid_scope", Some("nope"))
+        );
+        h.insert(
+            reqwest::header::WWW_AUTHENTICATE,
+            r#"Bearer error="invalid_token", error_description="expired""#
+                .parse()
+                .unwrap(),
+        );
+        let e = error_from_response(StatusCode::UNAUTHORIZED, &h, b"");
+        assert_eq!(e.oauth_error().unwrap().error, "invalid_token");
+        assert_eq!(e.challenges().len(), 1);
+        let e = error_from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>");
+        assert!(matches!(e, Error::UnexpectedStatus(_)));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_absolute_expiry() {
+        let c = clock();
+        let t = parse(
+            json!({"access_token":"a","token_type":"Bearer","expires_in":300,"refresh_token":"r","scope":"x y","custom":true}),
+            &c,
+        )
+        .unwrap();
+        let stored = serde_json::to_value(&t).unwrap();
+        assert_eq!(stored["expires_at"], 1_000_300);
+        let back: TokenEndpointResponse = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.expires_at(), t.expires_at());
+        assert_eq!(back.refresh_token().unwrap().secret(), "r");
+        assert_eq!(back.get("custom"), Some(&json!(true)));
+        assert_eq!(back.scope(), Some("x y"));
+    }
+
+    #[test]
+    fn debug_redacts_tokens() {
+        let c = clock();
+        let t = parse(
+            json!({"access_token":"SECRET-AT","token_type":"Bearer","refresh_token":"SECRET-RT","id_token":"SECRET-ID"}),
+            &c,
+        )
+        .unwrap();
+        let d = format!("{t:?}");
+        assert!(!d.contains("SECRET"), "{d}");
+    }
+}
