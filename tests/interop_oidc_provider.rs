@@ -1,0 +1,274 @@
+//! Interop against a real authorization server: panva's `oidc-provider`
+//! (npm, pinned in tests/interop/package-lock.json), run by the machine's
+//! Node on 127.0.0.1. `bash scripts/test.sh` installs it with `npm ci`.
+//!
+//! One provider serves every test of this file; it exits when this test
+//! process ends (its stdin closes).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use oidckit::{
+    client_credentials_grant, discovery_with, AssertionAudience, ClientAuth, Configuration,
+    DiscoveryAlgorithm, DiscoveryOptions, Error, JwsAlgorithm, PrivateKey, Url,
+};
+use serde_json::{json, Value};
+
+/// A secret full of the characters RFC 6749 §2.3.1 form-encoding exists for.
+const SPECIAL_SECRET: &str = "s3cr3t with space:/+%&=?#~*!'()";
+/// HMAC secrets long enough for HS512 (oidc-provider checks key length).
+const JWT_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+struct Provider {
+    issuer: Url,
+    keys: Vec<(String, PrivateKey)>,
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+fn provider() -> &'static Provider {
+    static PROVIDER: OnceLock<Provider> = OnceLock::new();
+    PROVIDER.get_or_init(start_provider)
+}
+
+fn pk_client(id: &str, key: &PrivateKey) -> Value {
+    json!({
+        "client_id": id,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": key.algorithm().name(),
+        "jwks": { "keys": [key.public_jwk()] },
+        "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
+    })
+}
+
+fn secret_client(id: &str, method: &str, secret: &str, alg: Option<&str>) -> Value {
+    let mut c = json!({
+        "client_id": id,
+        "client_secret": secret,
+        "token_endpoint_auth_method": method,
+        "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
+    });
+    if let Some(alg) = alg {
+        c["token_endpoint_auth_signing_alg"] = alg.into();
+    }
+    c
+}
+
+fn start_provider() -> Provider {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+    assert!(
+        std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
+        "oidc-provider is not installed: run `bash scripts/test.sh` (it runs `npm ci` in tests/interop)"
+    );
+    let mut keys = Vec::new();
+    for alg in [
+        JwsAlgorithm::ES256,
+        JwsAlgorithm::RS256,
+        JwsAlgorithm::PS256,
+        JwsAlgorithm::EdDSA,
+    ] {
+        let id = format!("pkjwt-{}", alg.name().to_lowercase());
+        let key = PrivateKey::generate(alg)
+            .unwrap()
+            .with_kid(format!("{id}-key"));
+        keys.push((id, key));
+    }
+    let mut clients = vec![
+        secret_client("basic-client", "client_secret_basic", SPECIAL_SECRET, None),
+        secret_client("post-client", "client_secret_post", "post-secret", None),
+        secret_client("jwt-hs256", "client_secret_jwt", JWT_SECRET, Some("HS256")),
+        secret_client("jwt-hs512", "client_secret_jwt", JWT_SECRET, Some("HS512")),
+    ];
+    clients.extend(keys.iter().map(|(id, key)| pk_client(id, key)));
+
+    let mut child = Command::new("node")
+        .arg("provider.mjs")
+        .current_dir(dir)
+        .env("INTEROP_CLIENTS", Value::Array(clients).to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start node");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok);
+        let _ = tx.send(first);
+        // Keep draining so the child never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("oidc-provider did not start within 60 s")
+        .expect("oidc-provider exited before it was ready");
+    let issuer = line
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("unexpected first line from provider: {line}"));
+    Provider {
+        issuer: issuer.parse().unwrap(),
+        keys,
+        _child: child,
+        _stdin: stdin,
+    }
+}
+
+async fn discover(client_id: &str, auth: ClientAuth, alg: DiscoveryAlgorithm) -> Configuration {
+    discovery_with(
+        provider().issuer.clone(),
+        client_id,
+        auth,
+        DiscoveryOptions::new()
+            .algorithm(alg)
+            .allow_insecure_requests(true),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("discovery for {client_id}: {e}"))
+}
+
+fn jwt_part(jwt: &str, i: usize) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(i).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn discovery_by_both_algorithms_then_basic_grant_with_special_secret() {
+    for alg in [DiscoveryAlgorithm::Oidc, DiscoveryAlgorithm::OAuth2] {
+        let config = discover(
+            "basic-client",
+            ClientAuth::client_secret_basic(SPECIAL_SECRET),
+            alg,
+        )
+        .await;
+        assert_eq!(
+            config.issuer(),
+            provider().issuer.as_str().trim_end_matches('/')
+        );
+        let token = client_credentials_grant(&config, &[("scope", "read write")])
+            .await
+            .unwrap();
+        assert!(token.token_type().is_bearer());
+        assert!(!token.access_token().secret().is_empty());
+        let expires_in = token.expires_in().unwrap();
+        assert!(expires_in > Duration::from_secs(500) && expires_in <= Duration::from_secs(600));
+        assert_eq!(token.scope(), Some("read write"));
+    }
+}
+
+#[tokio::test]
+async fn resource_indicator_yields_jwt_access_token_for_that_audience() {
+    let config = discover(
+        "basic-client",
+        ClientAuth::client_secret_basic(SPECIAL_SECRET),
+        DiscoveryAlgorithm::Oidc,
+    )
+    .await;
+    let token = client_credentials_grant(
+        &config,
+        &[("scope", "read"), ("resource", "urn:oidckit:api")],
+    )
+    .await
+    .unwrap();
+    let at = token.access_token().secret();
+    assert_eq!(jwt_part(at, 0)["typ"], "at+jwt");
+    let claims = jwt_part(at, 1);
+    assert_eq!(claims["aud"], "urn:oidckit:api");
+    assert_eq!(claims["client_id"], "basic-client");
+    assert_eq!(claims["scope"], "read");
+}
+
+#[tokio::test]
+async fn client_secret_post() {
+    let config = discover(
+        "post-client",
+        ClientAuth::client_secret_post("post-secret"),
+        DiscoveryAlgorithm::Oidc,
+    )
+    .await;
+    let token = client_credentials_grant(&config, &[("scope", "read")])
+        .await
+        .unwrap();
+    assert!(token.token_type().is_bearer());
+}
+
+#[tokio::test]
+async fn client_secret_jwt_hs256_and_hs512_with_both_audiences() {
+    for (id, alg) in [
+        ("jwt-hs256", JwsAlgorithm::HS256),
+        ("jwt-hs512", JwsAlgorithm::HS512),
+    ] {
+        for audience in [AssertionAudience::Issuer, AssertionAudience::TokenEndpoint] {
+            let auth = ClientAuth::client_secret_jwt_with_alg(JWT_SECRET, alg)
+                .assertion_audience(audience.clone());
+            let config = discover(id, auth, DiscoveryAlgorithm::Oidc).await;
+            let token = client_credentials_grant(&config, &[("scope", "read")])
+                .await
+                .unwrap_or_else(|e| panic!("{id} {audience:?}: {e}"));
+            assert!(token.token_type().is_bearer());
+        }
+    }
+}
+
+#[tokio::test]
+async fn private_key_jwt_with_every_key_type() {
+    for (id, key) in &provider().keys {
+        let config = discover(
+            id,
+            ClientAuth::private_key_jwt(key.clone()),
+            DiscoveryAlgorithm::Oidc,
+        )
+        .await;
+        let token = client_credentials_grant(&config, &[("scope", "write")])
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(token.scope(), Some("write"), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_is_a_typed_invalid_client_error() {
+    let config = discover(
+        "basic-client",
+        ClientAuth::client_secret_basic("wrong"),
+        DiscoveryAlgorithm::Oidc,
+    )
+    .await;
+    let err = client_credentials_grant(&config, &[("scope", "read")])
+        .await
+        .unwrap_err();
+    let oauth = err
+        .oauth_error()
+        .unwrap_or_else(|| panic!("not an OAuth error: {err}"));
+    assert_eq!(oauth.error, "invalid_client");
+    assert_eq!(oauth.status.as_u16(), 401);
+    assert!(err.challenges().iter().any(|c| c.scheme() == "basic"));
+    assert!(!err.is_retryable());
+    assert!(!format!("{err} {err:?}").contains(SPECIAL_SECRET));
+}
+
+#[tokio::test]
+async fn unknown_resource_is_invalid_target() {
+    let config = discover(
+        "post-client",
+        ClientAuth::client_secret_post("post-secret"),
+        DiscoveryAlgorithm::Oidc,
+    )
+    .await;
+    let err = client_credentials_grant(&config, &[("resource", "urn:unknown")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::OAuth(e) if e.error == "invalid_target"),
+        "{err}"
+    );
+}
