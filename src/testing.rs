@@ -161,7 +161,8 @@ pub enum Fault {
         /// The `Location` header.
         location: String,
     },
-    /// A 200 JSON response of `bytes` bytes.
+    /// A 200 JSON response of about `bytes` bytes, streamed without a
+    /// `Content-Length`.
     LargeBody {
         /// The body size.
         bytes: usize,
@@ -520,11 +521,25 @@ async fn respond(fault: Option<Fault>, normal: impl FnOnce() -> Response) -> Res
             response
         }
         Some(Fault::LargeBody { bytes }) => {
-            let mut body = Vec::with_capacity(bytes);
-            body.extend_from_slice(b"{\"access_token\":\"");
-            body.resize(bytes.saturating_sub(2).max(body.len()), b'a');
-            body.extend_from_slice(b"\"}");
-            let mut response = Response::new(Body::from(body));
+            // Streamed in chunks with no Content-Length, so the client can
+            // only find out by reading.
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+            tokio::spawn(async move {
+                let chunk = Bytes::from(vec![b'a'; 64 * 1024]);
+                let _ = tx
+                    .send(Ok(Bytes::from_static(b"{\"access_token\":\"")))
+                    .await;
+                let mut sent = 0;
+                while sent < bytes {
+                    let n = chunk.len().min(bytes - sent);
+                    if tx.send(Ok(chunk.slice(..n))).await.is_err() {
+                        return;
+                    }
+                    sent += n;
+                }
+                let _ = tx.send(Ok(Bytes::from_static(b"\"}"))).await;
+            });
+            let mut response = Response::new(Body::from_stream(ReceiverStream(rx)));
             response.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

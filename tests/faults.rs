@@ -1,0 +1,226 @@
+//! Hostile and broken token endpoint responses: each is a clear, typed
+//! error; none panics or reads without bound.
+
+mod support;
+
+use std::time::Duration;
+
+use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
+use oidckit::{client_credentials_grant, ClientAuth, Configuration, Error, ServerMetadata};
+use serde_json::json;
+
+async fn setup() -> (MockAuthorizationServer, Configuration) {
+    let server = support::server_with(MockClient::none("c")).await;
+    let config = Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    (server, config)
+}
+
+async fn fail_with(fault: Fault) -> Error {
+    let (server, config) = setup().await;
+    server.fail_next_token_request(fault);
+    client_credentials_grant(&config, &[("scope", "read")])
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn server_error_json_is_oauth_and_retryable() {
+    let err = fail_with(Fault::json(500, json!({"error": "server_error"}))).await;
+    assert!(
+        matches!(&err, Error::OAuth(e) if e.status == 500),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn html_error_page_is_unexpected_status_with_a_snippet() {
+    let page = format!("<html>{}</html>", "x".repeat(10_000));
+    let err = fail_with(Fault::body(503, "text/html", page).with_header("retry-after", "5")).await;
+    match &err {
+        Error::UnexpectedStatus(e) => {
+            assert_eq!(e.status, 503);
+            assert!(e.body_snippet.starts_with("<html>") && e.body_snippet.len() < 600);
+            assert!(e.url.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn html_with_200_is_invalid_response_naming_the_content_type() {
+    let err = fail_with(Fault::body(200, "text/html", "<html>login</html>")).await;
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.message.contains("text/html")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn malformed_json_bodies() {
+    for body in [
+        &b"{\"access_token\": \"a\", \"token_type\""[..],
+        b"\xff\xfe\xfd",
+        b"",
+        b"null",
+        b"[]",
+    ] {
+        let err = fail_with(Fault::body(200, "application/json", body)).await;
+        assert!(
+            matches!(err, Error::InvalidResponse(_)),
+            "{body:?}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_members() {
+    for body in [
+        json!({"token_type": "Bearer"}),
+        json!({"access_token": "a"}),
+        json!({"access_token": "a", "token_type": "Bearer", "expires_in": -5}),
+        json!({"access_token": "a", "token_type": "Bearer", "expires_in": 1e308}),
+        json!({"access_token": "a", "token_type": "Bearer", "expires_in": "18446744073709551616000"}),
+    ] {
+        let err = fail_with(Fault::json(200, body.clone())).await;
+        assert!(matches!(err, Error::InvalidResponse(_)), "{body}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn error_object_with_200_is_the_servers_error() {
+    let err = fail_with(Fault::json(
+        200,
+        json!({"error": "invalid_request", "error_description": "d"}),
+    ))
+    .await;
+    assert!(
+        matches!(&err, Error::OAuth(e) if e.error == "invalid_request" && e.status == 200),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn huge_bodies_stop_at_the_limit() {
+    // 50 MiB, streamed with no Content-Length.
+    let err = fail_with(Fault::LargeBody {
+        bytes: 50 * 1024 * 1024,
+    })
+    .await;
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit, .. } if limit == 1024 * 1024),
+        "{err:?}"
+    );
+    // A declared Content-Length over the limit is refused before reading.
+    let (server, _) = setup().await;
+    let tiny = Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .max_response_size(16)
+        .build()
+        .unwrap();
+    let err = client_credentials_grant(&tiny, &[("scope", "read")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 16, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_headers_and_slow_bodies_time_out() {
+    let err = fail_with(Fault::Delay(Duration::from_secs(10))).await;
+    assert!(err.is_timeout(), "{err:?}");
+    let err = fail_with(Fault::SlowBody(Duration::from_millis(50))).await;
+    assert!(err.is_timeout(), "{err:?}");
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let (server, config) = setup().await;
+    let elsewhere = format!(
+        "{}/elsewhere",
+        server.issuer().as_str().trim_end_matches('/')
+    );
+    for status in [301, 302, 303, 307, 308] {
+        server.fail_next_token_request(Fault::Redirect {
+            status,
+            location: elsewhere.clone(),
+        });
+        let err = client_credentials_grant(&config, &[("scope", "read")])
+            .await
+            .unwrap_err();
+        match &err {
+            Error::Redirect {
+                status: s,
+                location,
+                ..
+            } => {
+                assert_eq!(s.as_u16(), status);
+                assert_eq!(location.as_deref(), Some(elsewhere.as_str()));
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+    }
+    assert!(server.requests().iter().all(|r| r.path != "/elsewhere"));
+
+    // A caller's client that follows redirects is caught too.
+    let following = Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .http_client(oidckit::reqwest::Client::new())
+        .build()
+        .unwrap();
+    server.fail_next_token_request(Fault::Redirect {
+        status: 307,
+        location: elsewhere.clone(),
+    });
+    let err = client_credentials_grant(&following, &[("scope", "read")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Redirect { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_retryable_transport_error() {
+    // Bind and drop a listener to find a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metadata = ServerMetadata::new(
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}/token").parse().unwrap(),
+    );
+    let config = Configuration::builder(metadata, "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .build()
+        .unwrap();
+    let err = client_credentials_grant(&config, &[("scope", "read")])
+        .await
+        .unwrap_err();
+    assert!(err.is_transport() && err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn token_endpoint_with_another_scheme_is_refused() {
+    let mut metadata = ServerMetadata::new(
+        "https://as.example",
+        "https://as.example/token".parse().unwrap(),
+    );
+    metadata.token_endpoint = Some("ftp://as.example/token".parse().unwrap());
+    let config = Configuration::builder(metadata, "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .build()
+        .unwrap();
+    let err = client_credentials_grant(&config, &[("scope", "read")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
+}

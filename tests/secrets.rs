@@ -1,0 +1,130 @@
+//! No secret — client secret, private key, assertion, access or refresh
+//! token — appears in `Debug`, `Display`, errors or `tracing` output.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use oidckit::testing::{Fault, MockClient};
+use oidckit::{
+    build_token_request, client_credentials_grant, ClientAuth, JwsAlgorithm, PrivateKey,
+    RequestOptions,
+};
+use serde_json::json;
+
+const SECRET: &str = "SUPER-SECRET-VALUE-1";
+const ACCESS_TOKEN: &str = "ACCESS-TOKEN-VALUE-2";
+const REFRESH_TOKEN: &str = "REFRESH-TOKEN-VALUE-3";
+
+/// Collects everything the tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_clean(what: &str, text: &str, forbidden: &[&str]) {
+    for f in forbidden {
+        assert!(!text.contains(f), "{what} leaks {f:?}:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn nothing_secret_in_debug_display_errors_or_traces() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let key = PrivateKey::generate(JwsAlgorithm::ES256).unwrap();
+    let key_debug = format!("{key:?}");
+    let cases = vec![
+        (
+            MockClient::client_secret_basic("c", SECRET),
+            ClientAuth::client_secret_basic(SECRET),
+        ),
+        (
+            MockClient::client_secret_post("c", SECRET),
+            ClientAuth::client_secret_post(SECRET),
+        ),
+        (
+            MockClient::client_secret_jwt("c", SECRET),
+            ClientAuth::client_secret_jwt(SECRET),
+        ),
+        (
+            MockClient::private_key_jwt("c", key.public_jwk()),
+            ClientAuth::private_key_jwt(key),
+        ),
+    ];
+    let mut forbidden = vec![
+        SECRET.to_string(),
+        ACCESS_TOKEN.into(),
+        REFRESH_TOKEN.into(),
+    ];
+    for (registered, auth) in cases {
+        let server = support::server_with(registered).await;
+        let config = support::config(&server, "c", auth.clone());
+        let request = build_token_request(
+            &config,
+            "client_credentials",
+            &[("scope", "read")],
+            &RequestOptions::new(),
+        )
+        .unwrap();
+
+        server.fail_next_token_request(Fault::json(
+            200,
+            json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "refresh_token": REFRESH_TOKEN, "id_token": ACCESS_TOKEN}),
+        ));
+        let token = client_credentials_grant(&config, &[("scope", "read")])
+            .await
+            .unwrap();
+        assert_eq!(token.access_token().secret(), ACCESS_TOKEN);
+        let assertion = server
+            .last_token_request()
+            .unwrap()
+            .param("client_assertion")
+            .map(str::to_owned);
+        if let Some(a) = assertion {
+            forbidden.push(a);
+        }
+
+        // Errors: the server echoes nothing secret, but the error must not
+        // pick anything up from the request either.
+        server.fail_next_token_request(Fault::json(400, json!({"error": "invalid_grant"})));
+        let err = client_credentials_grant(&config, &[("scope", "read")])
+            .await
+            .unwrap_err();
+
+        let forbidden: Vec<&str> = forbidden.iter().map(String::as_str).collect();
+        for (what, text) in [
+            ("Configuration", format!("{config:?}")),
+            ("ClientAuth", format!("{auth:?}")),
+            ("TokenRequest", format!("{request:?}")),
+            ("TokenEndpointResponse", format!("{token:?}")),
+            ("Error", format!("{err} {err:?}")),
+        ] {
+            assert_clean(what, &text, &forbidden);
+        }
+    }
+    assert!(!key_debug.contains("\"d\""));
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("oidckit.http"),
+        "tracing spans were not captured:\n{logs}"
+    );
+    let forbidden: Vec<&str> = forbidden.iter().map(String::as_str).collect();
+    assert_clean("tracing output", &logs, &forbidden);
+}
