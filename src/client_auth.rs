@@ -69,6 +69,27 @@ pub struct ClientAuth {
     method: Method,
     audience: AssertionAudience,
     modify: Option<ModifyAssertion>,
+    /// The `Authorization` value of `client_secret_basic`, computed once per
+    /// configuration (it depends on the client id) rather than per request.
+    basic_header: Option<(String, HeaderValue)>,
+}
+
+/// Where client authentication writes its form parameters: the request body
+/// encoder, or a plain list in tests.
+pub(crate) trait FormSink {
+    fn pair(&mut self, name: &str, value: &str);
+}
+
+impl FormSink for form_urlencoded::Serializer<'_, String> {
+    fn pair(&mut self, name: &str, value: &str) {
+        self.append_pair(name, value);
+    }
+}
+
+impl FormSink for Vec<(String, String)> {
+    fn pair(&mut self, name: &str, value: &str) {
+        self.push((name.to_owned(), value.to_owned()));
+    }
 }
 
 #[derive(Clone)]
@@ -108,6 +129,7 @@ impl ClientAuth {
             method,
             audience: AssertionAudience::Issuer,
             modify: None,
+            basic_header: None,
         }
     }
 
@@ -232,33 +254,43 @@ impl ClientAuth {
         }
     }
 
+    /// This method, ready for `client_id`: work that does not change per
+    /// request is done here once.
+    pub(crate) fn prepared(mut self, client_id: &str) -> Result<Self> {
+        if let Method::ClientSecretBasic(secret) = &self.method {
+            let header = basic_authorization(client_id, secret)?;
+            self.basic_header = Some((client_id.to_owned(), header));
+        }
+        Ok(self)
+    }
+
     /// Adds this method's credentials to a request: an `Authorization`
     /// header, or form parameters.
     pub(crate) fn apply(
         &self,
         ctx: &AuthContext<'_>,
-        form: &mut Vec<(String, String)>,
+        form: &mut impl FormSink,
         headers: &mut HeaderMap,
     ) -> Result<()> {
-        let mut push = |k: &str, v: String| form.push((k.to_owned(), v));
         match &self.method {
             Method::ClientSecretBasic(secret) => {
-                headers.insert(AUTHORIZATION, basic_authorization(ctx.client_id, secret)?);
+                let header = match &self.basic_header {
+                    Some((id, header)) if id == ctx.client_id => header.clone(),
+                    _ => basic_authorization(ctx.client_id, secret)?,
+                };
+                headers.insert(AUTHORIZATION, header);
             }
             Method::ClientSecretPost(secret) => {
-                push("client_id", ctx.client_id.to_owned());
-                push("client_secret", secret.secret().clone());
+                form.pair("client_id", ctx.client_id);
+                form.pair("client_secret", secret.secret());
             }
             Method::ClientSecretJwt(..) | Method::PrivateKeyJwt(_) => {
-                push("client_id", ctx.client_id.to_owned());
-                push(
-                    "client_assertion_type",
-                    JWT_BEARER_CLIENT_ASSERTION_TYPE.to_owned(),
-                );
-                push("client_assertion", self.assertion(ctx)?);
+                form.pair("client_id", ctx.client_id);
+                form.pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION_TYPE);
+                form.pair("client_assertion", &self.assertion(ctx)?);
             }
             Method::None | Method::TlsClientAuth | Method::SelfSignedTlsClientAuth => {
-                push("client_id", ctx.client_id.to_owned());
+                form.pair("client_id", ctx.client_id);
             }
         }
         Ok(())
@@ -354,7 +386,7 @@ mod tests {
 
     #[test]
     fn post_and_none_put_client_id_in_the_body() {
-        let mut form = vec![];
+        let mut form: Vec<(String, String)> = vec![];
         let mut headers = HeaderMap::new();
         ClientAuth::client_secret_post("s")
             .apply(&ctx(SystemTime::now()), &mut form, &mut headers)
@@ -366,7 +398,7 @@ mod tests {
                 ("client_secret".into(), "s".into())
             ]
         );
-        let mut form = vec![];
+        let mut form: Vec<(String, String)> = vec![];
         ClientAuth::tls_client_auth()
             .apply(&ctx(SystemTime::now()), &mut form, &mut headers)
             .unwrap();
@@ -383,7 +415,7 @@ mod tests {
         let auth = ClientAuth::private_key_jwt(key).modify_assertion(|c| {
             c.insert("extra".into(), 1.into());
         });
-        let mut form = vec![];
+        let mut form: Vec<(String, String)> = vec![];
         auth.apply(&ctx(now), &mut form, &mut HeaderMap::new())
             .unwrap();
         assert_eq!(form[1].1, JWT_BEARER_CLIENT_ASSERTION_TYPE);

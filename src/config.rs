@@ -2,7 +2,7 @@
 //! itself, and how to reach it.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth2::ClientId;
@@ -54,7 +54,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The HTTP client to use: the caller's, or the shared default.
+    /// The HTTP client to use: the caller's, or a new default one.
     pub(crate) fn http_client(&self) -> Result<reqwest::Client> {
         match &self.http_client {
             Some(c) => Ok(c.clone()),
@@ -72,18 +72,17 @@ impl Settings {
     }
 }
 
-/// The process-wide default HTTP client: no redirects, a 30 s timeout and an
-/// `oidckit/<version>` user agent. Built once: building a TLS client loads the
-/// system's root certificates, which costs milliseconds.
+/// A new HTTP client with this crate's defaults: no redirects, a 30 s
+/// timeout and an `oidckit/<version>` user agent.
+///
+/// Each [`Configuration`] builds its own unless given one. A client is not
+/// shared process-wide on purpose: its pooled connections belong to the Tokio
+/// runtime that opened them, and would fail when used from another runtime
+/// (as in `#[tokio::test]`s, each with its own runtime).
 pub fn default_http_client() -> Result<reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c.clone());
-    }
-    let client = http_client_builder()
+    http_client_builder()
         .build()
-        .map_err(|e| Error::InvalidConfiguration(format!("cannot build the HTTP client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client).clone())
+        .map_err(|e| Error::InvalidConfiguration(format!("cannot build the HTTP client: {e}")))
 }
 
 /// A `reqwest::ClientBuilder` with this crate's defaults (no redirects, 30 s
@@ -110,7 +109,7 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 /// are reported when the configuration is built.
 macro_rules! settings_setters {
     () => {
-        /// The HTTP client for every request (default: a shared client from
+        /// The HTTP client for every request (default: a new client from
         /// [`http_client_builder`](crate::http_client_builder)). Give it
         /// `redirect::Policy::none()`: a followed redirect is an error anyway.
         /// Configure client certificates (mTLS), proxies and extra root
@@ -207,6 +206,7 @@ impl ConfigurationBuilder {
             ));
         }
         auth.validate()?;
+        let auth = auth.prepared(&client_id)?;
         let client = &mut settings.client_metadata;
         if client.client_id.is_empty() {
             client.client_id.clone_from(&client_id);

@@ -130,8 +130,10 @@ pub async fn discovery_with(
 ) -> Result<Configuration> {
     let DiscoveryOptions {
         algorithm,
-        settings,
+        mut settings,
     } = options;
+    // One client for discovery and every later request of the configuration.
+    settings.http_client = Some(settings.http_client()?);
     let server = fetch_server_metadata(&issuer, algorithm, &settings).await?;
     Configuration::builder(server, client_id, auth)
         .with_settings(settings)

@@ -84,7 +84,7 @@ where
         let request = build_grant_request(config, grant_type, grant_params, params, options)?;
         let response = http::execute(
             &config.transport(),
-            request.to_reqwest(config.http_client())?,
+            request.into_reqwest(config.http_client())?,
             "token",
             options.timeout,
         )

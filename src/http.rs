@@ -66,7 +66,13 @@ pub(crate) async fn execute(
     let started = Instant::now();
     let result = exchange(transport, request, &url)
         .instrument(span.clone())
-        .await;
+        .await
+        .map(|(status, headers, body)| HttpResponse {
+            url,
+            status,
+            headers,
+            body,
+        });
     span.record("elapsed_ms", started.elapsed().as_millis() as u64);
     match &result {
         Ok(r) => {
@@ -82,8 +88,8 @@ async fn exchange(
     transport: &Transport<'_>,
     request: reqwest::Request,
     url: &Url,
-) -> Result<HttpResponse> {
-    let response = transport
+) -> Result<(StatusCode, HeaderMap, Bytes)> {
+    let mut response = transport
         .client
         .execute(request)
         .await
@@ -106,14 +112,9 @@ async fn exchange(
             location,
         });
     }
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     let body = read_body(response, url, transport.max_response_size).await?;
-    Ok(HttpResponse {
-        url: url.clone(),
-        status,
-        headers,
-        body,
-    })
+    Ok((status, headers, body))
 }
 
 /// Reads at most `limit` bytes; a longer body is an error, not a truncation.

@@ -131,7 +131,6 @@ pub struct TokenRequest {
     url: Url,
     headers: HeaderMap,
     body: String,
-    param_names: Vec<String>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -139,7 +138,12 @@ impl fmt::Debug for TokenRequest {
         f.debug_struct("TokenRequest")
             .field("url", &self.url.as_str())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("params", &self.param_names)
+            .field(
+                "params",
+                &form_urlencoded::parse(self.body.as_bytes())
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -161,13 +165,20 @@ impl TokenRequest {
     }
 
     /// The request as a `reqwest::Request` for `client`.
-    pub fn to_reqwest(&self, client: &reqwest::Client) -> Result<reqwest::Request> {
-        client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(self.body.clone())
+    pub fn into_reqwest(self, client: &reqwest::Client) -> Result<reqwest::Request> {
+        let url = self.url;
+        let mut request = client
+            .post(url.clone())
+            .body(self.body)
             .build()
-            .map_err(|e| Error::from_reqwest(Some(self.url.clone()), e))
+            .map_err(|e| Error::from_reqwest(Some(url), e))?;
+        *request.headers_mut() = self.headers;
+        Ok(request)
+    }
+
+    /// The parts: URL, headers and body.
+    pub fn into_parts(self) -> (Url, HeaderMap, String) {
+        (self.url, self.headers, self.body)
     }
 }
 
@@ -221,20 +232,18 @@ where
 
     let owned =
         |name: &str| LIBRARY_PARAMS.contains(&name) || grant_params.iter().any(|(k, _)| *k == name);
-    let mut form: Vec<(String, String)> = Vec::with_capacity(8);
-    form.push(("grant_type".into(), grant_type.into()));
-    form.extend(grant_params.iter().map(|(k, v)| ((*k).into(), (*v).into())));
-    let caller = params
-        .into_iter()
-        .map(|p| (p.name().to_owned(), p.value().to_owned()))
-        .chain(options.params.iter().cloned());
-    for (name, value) in caller {
-        if owned(&name) {
-            return Err(Error::InvalidInput(format!(
-                "the parameter `{name}` is set by the library and cannot be passed"
-            )));
-        }
-        form.push((name, value));
+    // The body is encoded as it is assembled: no intermediate list.
+    let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
+    form.append_pair("grant_type", grant_type);
+    form.extend_pairs(grant_params);
+    let caller = params.into_iter();
+    for param in caller {
+        refuse_library_param(param.name(), &owned)?;
+        form.append_pair(param.name(), param.value());
+    }
+    for (name, value) in &options.params {
+        refuse_library_param(name, &owned)?;
+        form.append_pair(name, value);
     }
 
     let mut headers = HeaderMap::with_capacity(4 + options.headers.len());
@@ -263,16 +272,17 @@ where
         .get(AUTHORIZATION)
         .is_none_or(HeaderValue::is_sensitive));
 
-    let param_names = form.iter().map(|(k, _)| k.clone()).collect();
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&form)
-        .finish();
-    Ok(TokenRequest {
-        url,
-        headers,
-        body,
-        param_names,
-    })
+    let body = form.finish();
+    Ok(TokenRequest { url, headers, body })
+}
+
+fn refuse_library_param(name: &str, owned: impl Fn(&str) -> bool) -> Result<()> {
+    if owned(name) {
+        return Err(Error::InvalidInput(format!(
+            "the parameter `{name}` is set by the library and cannot be passed"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
