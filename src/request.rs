@@ -238,11 +238,11 @@ where
     form.extend_pairs(grant_params);
     let caller = params.into_iter();
     for param in caller {
-        refuse_library_param(param.name(), &owned)?;
+        refuse_library_param(param.name(), owned)?;
         form.append_pair(param.name(), param.value());
     }
     for (name, value) in &options.params {
-        refuse_library_param(name, &owned)?;
+        refuse_library_param(name, owned)?;
         form.append_pair(name, value);
     }
 
