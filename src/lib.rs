@@ -116,3 +116,9 @@ pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, Token
 /// direct dependency.
 pub use reqwest;
 pub use url::Url;
+
+/// The README's and the guides' examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/client-authentication.md")]
+struct DocsDoctests;
