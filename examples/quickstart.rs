@@ -22,7 +22,14 @@ use oidckit::testing::{MockAuthorizationServer, MockClient};
 use oidckit::{client_credentials_grant, discovery_with, ClientAuth, DiscoveryOptions, Url};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = arguments();
     let scope = args
         .get("scope")
