@@ -30,7 +30,7 @@ async fn static_token_endpoint() -> std::net::SocketAddr {
 }
 
 async fn oidckit_grant(config: &Configuration) {
-    let token = client_credentials_grant(config, &[("scope", "read")])
+    let token = client_credentials_grant(config, &[("scope", "read")], None)
         .await
         .unwrap();
     assert_eq!(token.access_token().secret().len(), 22);

@@ -80,7 +80,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 2. The grant.
-    let token = client_credentials_grant(&config, &[("scope", scope.as_str())]).await?;
+    let token = client_credentials_grant(&config, &[("scope", scope.as_str())], None).await?;
     let scopes: Vec<&str> = token
         .scopes()
         .map(|s| s.iter().map(|s| s.as_str()).collect())

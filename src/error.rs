@@ -214,6 +214,22 @@ impl Error {
         }
     }
 
+    /// True when the server asks for a DPoP nonce: the OAuth error
+    /// `use_dpop_nonce` from an authorization server (RFC 9449 §8), or a
+    /// `DPoP` challenge with that error from a resource server (§9). The
+    /// grant functions and [`fetch_protected_resource`](crate::fetch_protected_resource)
+    /// retry such a request once by themselves.
+    pub fn is_dpop_nonce_error(&self) -> bool {
+        let challenge = self
+            .challenges()
+            .iter()
+            .any(|c| c.scheme() == "dpop" && c.error() == Some("use_dpop_nonce"));
+        challenge
+            || self
+                .oauth_error()
+                .is_some_and(|e| e.error == "use_dpop_nonce")
+    }
+
     /// True when the request timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })

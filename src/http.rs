@@ -43,53 +43,99 @@ pub(crate) fn check_url(url: &Url, allow_insecure_requests: bool) -> Result<()> 
     }
 }
 
-/// Sends `request` under the transport rules and reads the whole body.
+/// Sends `request` under the transport rules and reads the whole body
+/// (within the size cap).
 ///
 /// `endpoint` names the endpoint in the tracing span (`token`, `discovery`, …).
 pub(crate) async fn execute(
     transport: &Transport<'_>,
-    mut request: reqwest::Request,
+    request: reqwest::Request,
     endpoint: &'static str,
     timeout: Option<Duration>,
 ) -> Result<HttpResponse> {
-    let url = request.url().clone();
-    check_url(&url, transport.allow_insecure_requests)?;
-    *request.timeout_mut() = Some(timeout.unwrap_or(transport.timeout));
-    let span = tracing::debug_span!(
-        "oidckit.http",
-        endpoint,
-        method = %request.method(),
-        url = %url,
-        status = tracing::field::Empty,
-        elapsed_ms = tracing::field::Empty,
-    );
-    let started = Instant::now();
-    let result = exchange(transport, request, &url)
-        .instrument(span.clone())
-        .await
-        .map(|(status, headers, body)| HttpResponse {
+    let (request, url) = prepare(transport, request, timeout)?;
+    let span = request_span(endpoint, &request);
+    traced(span, |r: &HttpResponse| r.status, async {
+        let mut response = send_checked(transport, request, &url).await?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let body = read_body(response, &url, transport.max_response_size).await?;
+        Ok(HttpResponse {
             url,
             status,
             headers,
             body,
-        });
+        })
+    })
+    .await
+}
+
+/// Sends `request` under the transport rules and returns the response with
+/// its body unread (for protected resources, whose bodies are the caller's).
+pub(crate) async fn send(
+    transport: &Transport<'_>,
+    request: reqwest::Request,
+    endpoint: &'static str,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Response> {
+    let (request, url) = prepare(transport, request, timeout)?;
+    let span = request_span(endpoint, &request);
+    traced(span, reqwest::Response::status, async {
+        send_checked(transport, request, &url).await
+    })
+    .await
+}
+
+fn prepare(
+    transport: &Transport<'_>,
+    mut request: reqwest::Request,
+    timeout: Option<Duration>,
+) -> Result<(reqwest::Request, Url)> {
+    let url = request.url().clone();
+    check_url(&url, transport.allow_insecure_requests)?;
+    *request.timeout_mut() = Some(timeout.unwrap_or(transport.timeout));
+    Ok((request, url))
+}
+
+/// A span naming the endpoint, method and URL. Headers and bodies are never
+/// recorded: they carry credentials.
+fn request_span(endpoint: &'static str, request: &reqwest::Request) -> tracing::Span {
+    tracing::debug_span!(
+        "oidckit.http",
+        endpoint,
+        method = %request.method(),
+        url = %request.url(),
+        status = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    )
+}
+
+/// Runs `exchange` in `span` and records the status and elapsed time.
+async fn traced<T>(
+    span: tracing::Span,
+    status_of: impl Fn(&T) -> StatusCode,
+    exchange: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let started = Instant::now();
+    let result = exchange.instrument(span.clone()).await;
     span.record("elapsed_ms", started.elapsed().as_millis() as u64);
     match &result {
         Ok(r) => {
-            span.record("status", r.status.as_u16());
-            tracing::debug!(parent: &span, status = r.status.as_u16(), "response");
+            let status = status_of(r).as_u16();
+            span.record("status", status);
+            tracing::debug!(parent: &span, status, "response");
         }
         Err(e) => tracing::debug!(parent: &span, error = %e, "request failed"),
     }
     result
 }
 
-async fn exchange(
+async fn send_checked(
     transport: &Transport<'_>,
     request: reqwest::Request,
     url: &Url,
-) -> Result<(StatusCode, HeaderMap, Bytes)> {
-    let mut response = transport
+) -> Result<reqwest::Response> {
+    let response = transport
         .client
         .execute(request)
         .await
@@ -112,9 +158,7 @@ async fn exchange(
             location,
         });
     }
-    let headers = std::mem::take(response.headers_mut());
-    let body = read_body(response, url, transport.max_response_size).await?;
-    Ok((status, headers, body))
+    Ok(response)
 }
 
 /// Reads at most `limit` bytes; a longer body is an error, not a truncation.

@@ -19,6 +19,7 @@
 //! let token = client_credentials_grant(
 //!     &config,
 //!     &[("scope", "read"), ("resource", "urn:example:api")],
+//!     None, // or Some(&dpop_handle) for a DPoP-bound token
 //! ).await?;
 //! println!("{} token, expires in {:?}", token.token_type(), token.expires_in());
 //! # Ok(()) }
@@ -80,12 +81,14 @@ mod client_auth;
 mod clock;
 mod config;
 mod discovery;
+mod dpop;
 mod error;
 mod grant;
 mod http;
 mod jose;
 mod metadata;
 mod request;
+mod resource;
 mod response;
 mod www_authenticate;
 
@@ -102,11 +105,13 @@ pub use config::{
 pub use discovery::{
     discovery, discovery_with, well_known_url, DiscoveryAlgorithm, DiscoveryOptions,
 };
+pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
 pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
 pub use grant::{client_credentials_grant, client_credentials_grant_with};
-pub use jose::{JwsAlgorithm, PrivateKey};
+pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
 pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
 pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
+pub use resource::fetch_protected_resource;
 pub use response::{process_token_response, TokenEndpointResponse, TokenType};
 pub use www_authenticate::{parse_www_authenticate, Challenge};
 

@@ -9,6 +9,7 @@ use url::{form_urlencoded, Url};
 
 use crate::client_auth::AuthContext;
 use crate::config::Configuration;
+use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::http::check_url;
 
@@ -180,6 +181,13 @@ impl TokenRequest {
     pub fn into_parts(self) -> (Url, HeaderMap, String) {
         (self.url, self.headers, self.body)
     }
+
+    /// Adds a DPoP proof for this request (RFC 9449 §5), for callers that
+    /// send it with their own HTTP stack. Record the response's nonce with
+    /// [`DPoPHandle::record_nonce`].
+    pub fn add_dpop_proof(&mut self, dpop: &DPoPHandle) -> Result<()> {
+        dpop.add_proof(&mut self.headers, "POST", &self.url, None)
+    }
 }
 
 /// Builds a token request for any grant: `grant_type`, the caller's `params`
@@ -208,72 +216,101 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    build_grant_request(config, grant_type, &[], params, options)
+    UnauthenticatedRequest::new(config, grant_type, &[], params, options)?.authenticate(config)
 }
 
-/// [`build_token_request`] with the grant's own parameters (such as
-/// `refresh_token`), which callers may not set either.
-pub(crate) fn build_grant_request<I>(
-    config: &Configuration,
-    grant_type: &str,
-    grant_params: &[(&str, &str)],
-    params: I,
-    options: &RequestOptions,
-) -> Result<TokenRequest>
-where
-    I: IntoIterator,
-    I::Item: FormParam,
-{
-    let url = config.token_endpoint()?.clone();
-    check_url(&url, config.allow_insecure_requests())?;
-    if grant_type.is_empty() {
-        return Err(Error::InvalidInput("grant_type must not be empty".into()));
-    }
+/// A token request with its parameters and headers but not yet the client's
+/// credentials. Each attempt (a DPoP nonce retry is a second one) adds fresh
+/// credentials to it: a JWT assertion's `jti` must not be reused.
+#[derive(Clone)]
+pub(crate) struct UnauthenticatedRequest {
+    url: Url,
+    headers: HeaderMap,
+    body: String,
+}
 
-    let owned =
-        |name: &str| LIBRARY_PARAMS.contains(&name) || grant_params.iter().any(|(k, _)| *k == name);
-    // The body is encoded as it is assembled: no intermediate list.
-    let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
-    form.append_pair("grant_type", grant_type);
-    form.extend_pairs(grant_params);
-    let caller = params.into_iter();
-    for param in caller {
-        refuse_library_param(param.name(), owned)?;
-        form.append_pair(param.name(), param.value());
-    }
-    for (name, value) in &options.params {
-        refuse_library_param(name, owned)?;
-        form.append_pair(name, value);
-    }
-
-    let mut headers = HeaderMap::with_capacity(4 + options.headers.len());
-    for (name, value) in &options.headers {
-        if LIBRARY_HEADERS.contains(&name.as_str()) {
-            return Err(Error::InvalidInput(format!(
-                "the header `{name}` is set by the library and cannot be passed"
-            )));
+impl UnauthenticatedRequest {
+    /// `grant_params` are the grant's own parameters (such as
+    /// `refresh_token`), which callers may not set either.
+    pub(crate) fn new<I>(
+        config: &Configuration,
+        grant_type: &str,
+        grant_params: &[(&str, &str)],
+        params: I,
+        options: &RequestOptions,
+    ) -> Result<Self>
+    where
+        I: IntoIterator,
+        I::Item: FormParam,
+    {
+        let url = config.token_endpoint()?.clone();
+        check_url(&url, config.allow_insecure_requests())?;
+        if grant_type.is_empty() {
+            return Err(Error::InvalidInput("grant_type must not be empty".into()));
         }
-        headers.append(name.clone(), value.clone());
+
+        let owned = |name: &str| {
+            LIBRARY_PARAMS.contains(&name) || grant_params.iter().any(|(k, _)| *k == name)
+        };
+        // The body is encoded as it is assembled: no intermediate list.
+        let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
+        form.append_pair("grant_type", grant_type);
+        form.extend_pairs(grant_params);
+        for param in params {
+            refuse_library_param(param.name(), owned)?;
+            form.append_pair(param.name(), param.value());
+        }
+        for (name, value) in &options.params {
+            refuse_library_param(name, owned)?;
+            form.append_pair(name, value);
+        }
+
+        let mut headers = HeaderMap::with_capacity(5 + options.headers.len());
+        for (name, value) in &options.headers {
+            if LIBRARY_HEADERS.contains(&name.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "the header `{name}` is set by the library and cannot be passed"
+                )));
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Ok(UnauthenticatedRequest {
+            url,
+            headers,
+            body: form.finish(),
+        })
     }
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded"),
-    );
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
 
-    let ctx = AuthContext {
-        client_id: config.client_id().as_str(),
-        issuer: config.issuer(),
-        endpoint: url.as_str(),
-        now: config.now(),
-    };
-    config.client_auth().apply(&ctx, &mut form, &mut headers)?;
-    debug_assert!(headers
-        .get(AUTHORIZATION)
-        .is_none_or(HeaderValue::is_sensitive));
-
-    let body = form.finish();
-    Ok(TokenRequest { url, headers, body })
+    /// Adds the client's credentials.
+    pub(crate) fn authenticate(self, config: &Configuration) -> Result<TokenRequest> {
+        let UnauthenticatedRequest {
+            url,
+            mut headers,
+            body,
+        } = self;
+        let ctx = AuthContext {
+            client_id: config.client_id().as_str(),
+            issuer: config.issuer(),
+            endpoint: url.as_str(),
+            now: config.now(),
+        };
+        // Continue the encoded body where it ends.
+        let mut form = form_urlencoded::Serializer::for_suffix(body, 0);
+        config.client_auth().apply(&ctx, &mut form, &mut headers)?;
+        debug_assert!(headers
+            .get(AUTHORIZATION)
+            .is_none_or(HeaderValue::is_sensitive));
+        Ok(TokenRequest {
+            body: form.finish(),
+            url,
+            headers,
+        })
+    }
 }
 
 fn refuse_library_param(name: &str, owned: impl Fn(&str) -> bool) -> Result<()> {

@@ -27,7 +27,7 @@
 //!     DiscoveryOptions::new().allow_insecure_requests(true),
 //! )
 //! .await?;
-//! let token = client_credentials_grant(&config, &[("scope", "read")]).await?;
+//! let token = client_credentials_grant(&config, &[("scope", "read")], None).await?;
 //! assert_eq!(token.scope(), Some("read"));
 //! assert_eq!(server.token_request_count(), 1);
 //! # Ok(()) }

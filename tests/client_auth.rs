@@ -40,7 +40,7 @@ async fn client_secret_basic_form_encodes_special_characters() {
         "id:with space",
         ClientAuth::client_secret_basic(SPECIAL),
     );
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     let req = server.last_token_request().unwrap();
@@ -63,7 +63,7 @@ async fn client_secret_basic_form_encodes_special_characters() {
 async fn client_secret_post_sends_id_and_secret_in_the_body() {
     let server = support::server_with(MockClient::client_secret_post("c", SPECIAL)).await;
     let config = support::config(&server, "c", ClientAuth::client_secret_post(SPECIAL));
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     let req = server.last_token_request().unwrap();
@@ -86,7 +86,7 @@ async fn client_secret_jwt_every_hmac_algorithm() {
             "c",
             ClientAuth::client_secret_jwt_with_alg("short", alg),
         );
-        client_credentials_grant(&config, &[("scope", "read")])
+        client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         let req = server.last_token_request().unwrap();
@@ -118,7 +118,7 @@ async fn private_key_jwt_every_algorithm_from_generated_pem_and_jwk_keys() {
             .with_kid(format!("kid-{alg}"));
         let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
         let config = support::config(&server, "c", ClientAuth::private_key_jwt(key));
-        client_credentials_grant(&config, &[("scope", "read")])
+        client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         let jwt = server
@@ -168,7 +168,7 @@ async fn private_key_from_pem_and_jwk_text() {
         let key = PrivateKey::from_pem(&pem, alg).unwrap();
         let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
         let config = support::config(&server, "c", ClientAuth::private_key_jwt(key));
-        client_credentials_grant(&config, &[("scope", "read")])
+        client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
     }
@@ -184,7 +184,7 @@ async fn private_key_from_pem_and_jwk_text() {
     );
     let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
     let config = support::config(&server, "c", ClientAuth::private_key_jwt(key));
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
 }
@@ -199,7 +199,7 @@ async fn assertion_audience_and_modify_hook() {
             c.insert("tenant".into(), "blue".into());
         });
     let config = support::config(&server, "c", auth);
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     let jwt = server
@@ -212,7 +212,7 @@ async fn assertion_audience_and_modify_hook() {
     assert_eq!(c["aud"], server.token_endpoint().as_str());
     assert_eq!(c["tenant"], "blue");
     // A second grant gets a fresh jti (the server refuses replays).
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
 }
@@ -226,7 +226,7 @@ async fn none_and_tls_client_auth_send_only_the_client_id() {
     ] {
         let server = support::server_with(MockClient::none("public")).await;
         let config = support::config(&server, "public", auth.clone());
-        client_credentials_grant(&config, &[("scope", "read")])
+        client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap();
         let req = server.last_token_request().unwrap();
@@ -265,7 +265,7 @@ async fn wrong_credentials_are_invalid_client() {
     for (registered, used) in cases {
         let server = support::server_with(registered).await;
         let config = support::config(&server, "c", used.clone());
-        let err = client_credentials_grant(&config, &[("scope", "read")])
+        let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();
         match &err {

@@ -22,7 +22,7 @@ async fn setup() -> (MockAuthorizationServer, Configuration) {
 async fn fail_with(fault: Fault) -> Error {
     let (server, config) = setup().await;
     server.fail_next_token_request(fault);
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap_err()
 }
@@ -124,7 +124,7 @@ async fn huge_bodies_stop_at_the_limit() {
         .max_response_size(16)
         .build()
         .unwrap();
-    let err = client_credentials_grant(&tiny, &[("scope", "read")])
+    let err = client_credentials_grant(&tiny, &[("scope", "read")], None)
         .await
         .unwrap_err();
     assert!(
@@ -153,7 +153,7 @@ async fn redirects_are_never_followed() {
             status,
             location: elsewhere.clone(),
         });
-        let err = client_credentials_grant(&config, &[("scope", "read")])
+        let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();
         match &err {
@@ -180,7 +180,7 @@ async fn redirects_are_never_followed() {
         status: 307,
         location: elsewhere.clone(),
     });
-    let err = client_credentials_grant(&following, &[("scope", "read")])
+    let err = client_credentials_grant(&following, &[("scope", "read")], None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Redirect { .. }), "{err:?}");
@@ -202,7 +202,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
         .allow_insecure_requests(true)
         .build()
         .unwrap();
-    let err = client_credentials_grant(&config, &[("scope", "read")])
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap_err();
     assert!(err.is_transport() && err.is_retryable(), "{err:?}");
@@ -219,7 +219,7 @@ async fn token_endpoint_with_another_scheme_is_refused() {
         .allow_insecure_requests(true)
         .build()
         .unwrap();
-    let err = client_credentials_grant(&config, &[("scope", "read")])
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");

@@ -34,7 +34,9 @@ async fn sends_a_form_post_with_repeated_resources() {
             "https://b.example/api?x=1".to_string(),
         ),
     ];
-    let token = client_credentials_grant(&config, params).await.unwrap();
+    let token = client_credentials_grant(&config, params, None)
+        .await
+        .unwrap();
     assert_eq!(token.scope(), Some("read write"));
     let req = server.last_token_request().unwrap();
     assert_eq!(req.method, "POST");
@@ -60,7 +62,7 @@ async fn sends_a_form_post_with_repeated_resources() {
 #[tokio::test]
 async fn library_parameters_cannot_be_overridden_and_nothing_is_sent() {
     let (server, config) = post_client().await;
-    let err = client_credentials_grant(&config, &[("grant_type", "password")])
+    let err = client_credentials_grant(&config, &[("grant_type", "password")], None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
@@ -76,7 +78,7 @@ async fn request_options_headers_params_and_timeout() {
             HeaderValue::from_static("42"),
         )
         .param("audience", "api");
-    client_credentials_grant_with(&config, &[("scope", "read")], &options)
+    client_credentials_grant_with(&config, &[("scope", "read")], None, &options)
         .await
         .unwrap();
     let req = server.last_token_request().unwrap();
@@ -84,14 +86,14 @@ async fn request_options_headers_params_and_timeout() {
     assert_eq!(req.param("audience"), Some("api"));
 
     let refused = RequestOptions::new().header(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-    let err = client_credentials_grant_with(&config, &[("scope", "read")], &refused)
+    let err = client_credentials_grant_with(&config, &[("scope", "read")], None, &refused)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)));
 
     server.fail_next_token_request(Fault::Delay(Duration::from_secs(5)));
     let quick = RequestOptions::new().timeout(Duration::from_millis(200));
-    let err = client_credentials_grant_with(&config, &[("scope", "read")], &quick)
+    let err = client_credentials_grant_with(&config, &[("scope", "read")], None, &quick)
         .await
         .unwrap_err();
     assert!(err.is_timeout() && err.is_retryable(), "{err:?}");
@@ -100,7 +102,7 @@ async fn request_options_headers_params_and_timeout() {
 #[tokio::test]
 async fn scope_not_allowed_is_a_typed_oauth_error() {
     let (_server, config) = post_client().await;
-    let err = client_credentials_grant(&config, &[("scope", "admin")])
+    let err = client_credentials_grant(&config, &[("scope", "admin")], None)
         .await
         .unwrap_err();
     let e = err.oauth_error().unwrap();
@@ -121,7 +123,7 @@ async fn expiry_follows_the_injected_clock() {
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    let token = client_credentials_grant(&config, &[("scope", "read")])
+    let token = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     assert_eq!(token.expires_in(), Some(Duration::from_secs(3600)));
@@ -144,7 +146,7 @@ async fn server_quirks_are_tolerated() {
         200,
         json!({"access_token":"at","token_type":"bearer","expires_in":"3599","ext_expires_in":"3599"}),
     ));
-    let t = client_credentials_grant(&config, &[("scope", "read")])
+    let t = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     assert!(t.token_type().is_bearer());
@@ -152,20 +154,29 @@ async fn server_quirks_are_tolerated() {
     assert_eq!(t.get("ext_expires_in"), Some(&json!("3599")));
     server.fail_next_token_request(Fault::json(
         200,
-        json!({"access_token":"at","token_type":"DPOP"}),
+        json!({"access_token":"at","token_type":"BEARER"}),
     ));
-    let t = client_credentials_grant(&config, &[("scope", "read")])
+    let t = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
-    assert_eq!(t.token_type(), &TokenType::DPoP);
+    assert_eq!(t.token_type(), &TokenType::Bearer);
     assert_eq!(t.expires_in(), None);
+    // A DPoP-bound token without a proof could not be used: refused.
+    server.fail_next_token_request(Fault::json(
+        200,
+        json!({"access_token":"at","token_type":"DPoP"}),
+    ));
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidResponse(e) if e.message.contains("DPoP")), "{err:?}");
     // application/json with a charset parameter, and no content type at all.
     server.fail_next_token_request(Fault::body(
         200,
         "application/json; charset=utf-8",
         r#"{"access_token":"at","token_type":"Bearer"}"#,
     ));
-    client_credentials_grant(&config, &[("scope", "read")])
+    client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
 }
@@ -176,9 +187,10 @@ async fn the_response_drops_into_oauth2_code() {
         (t.access_token().secret().clone(), t.expires_in())
     }
     let (_server, config) = post_client().await;
-    let token: TokenEndpointResponse = client_credentials_grant(&config, &[("scope", "read")])
-        .await
-        .unwrap();
+    let token: TokenEndpointResponse =
+        client_credentials_grant(&config, &[("scope", "read")], None)
+            .await
+            .unwrap();
     let (at, expires_in) = generic(&token);
     assert_eq!(&at, token.access_token().secret());
     assert!(expires_in.unwrap() > Duration::from_secs(3590));

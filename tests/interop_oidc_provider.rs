@@ -154,7 +154,7 @@ async fn discovery_by_both_algorithms_then_basic_grant_with_special_secret() {
             config.issuer(),
             provider().issuer.as_str().trim_end_matches('/')
         );
-        let token = client_credentials_grant(&config, &[("scope", "read write")])
+        let token = client_credentials_grant(&config, &[("scope", "read write")], None)
             .await
             .unwrap();
         assert!(token.token_type().is_bearer());
@@ -176,6 +176,7 @@ async fn resource_indicator_yields_jwt_access_token_for_that_audience() {
     let token = client_credentials_grant(
         &config,
         &[("scope", "read"), ("resource", "urn:oidckit:api")],
+        None,
     )
     .await
     .unwrap();
@@ -195,7 +196,7 @@ async fn client_secret_post() {
         DiscoveryAlgorithm::Oidc,
     )
     .await;
-    let token = client_credentials_grant(&config, &[("scope", "read")])
+    let token = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
     assert!(token.token_type().is_bearer());
@@ -211,7 +212,7 @@ async fn client_secret_jwt_hs256_and_hs512_with_both_audiences() {
             let auth = ClientAuth::client_secret_jwt_with_alg(JWT_SECRET, alg)
                 .assertion_audience(audience.clone());
             let config = discover(id, auth, DiscoveryAlgorithm::Oidc).await;
-            let token = client_credentials_grant(&config, &[("scope", "read")])
+            let token = client_credentials_grant(&config, &[("scope", "read")], None)
                 .await
                 .unwrap_or_else(|e| panic!("{id} {audience:?}: {e}"));
             assert!(token.token_type().is_bearer());
@@ -228,7 +229,7 @@ async fn private_key_jwt_with_every_key_type() {
             DiscoveryAlgorithm::Oidc,
         )
         .await;
-        let token = client_credentials_grant(&config, &[("scope", "write")])
+        let token = client_credentials_grant(&config, &[("scope", "write")], None)
             .await
             .unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(token.scope(), Some("write"), "{id}");
@@ -243,7 +244,7 @@ async fn wrong_secret_is_a_typed_invalid_client_error() {
         DiscoveryAlgorithm::Oidc,
     )
     .await;
-    let err = client_credentials_grant(&config, &[("scope", "read")])
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap_err();
     let oauth = err
@@ -264,7 +265,7 @@ async fn unknown_resource_is_invalid_target() {
         DiscoveryAlgorithm::Oidc,
     )
     .await;
-    let err = client_credentials_grant(&config, &[("resource", "urn:unknown")])
+    let err = client_credentials_grant(&config, &[("resource", "urn:unknown")], None)
         .await
         .unwrap_err();
     assert!(

@@ -88,7 +88,7 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
             200,
             json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "refresh_token": REFRESH_TOKEN, "id_token": ACCESS_TOKEN}),
         ));
-        let token = client_credentials_grant(&config, &[("scope", "read")])
+        let token = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap();
         assert_eq!(token.access_token().secret(), ACCESS_TOKEN);
@@ -104,7 +104,7 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
         // Errors: the server echoes nothing secret, but the error must not
         // pick anything up from the request either.
         server.fail_next_token_request(Fault::json(400, json!({"error": "invalid_grant"})));
-        let err = client_credentials_grant(&config, &[("scope", "read")])
+        let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();
 
