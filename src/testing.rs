@@ -33,7 +33,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -239,6 +239,7 @@ pub struct MockServerBuilder {
     token_lifetime: Option<u64>,
     token_type: String,
     clock: Arc<dyn Clock>,
+    require_dpop_nonce: bool,
 }
 
 impl MockServerBuilder {
@@ -274,6 +275,15 @@ impl MockServerBuilder {
         self
     }
 
+    /// Demands a server-provided nonce in every DPoP proof, at the token
+    /// endpoint (400 `use_dpop_nonce`) and the resource (401 with a `DPoP`
+    /// challenge), and sends the current nonce in `DPoP-Nonce` on every
+    /// response (RFC 9449 §8, §9).
+    pub fn require_dpop_nonce(mut self, require: bool) -> Self {
+        self.require_dpop_nonce = require;
+        self
+    }
+
     /// The clock used to check assertion times (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -300,6 +310,10 @@ impl MockServerBuilder {
             token_faults: Mutex::new(VecDeque::new()),
             discovery_faults: Mutex::new(VecDeque::new()),
             seen_jti: Mutex::new(HashSet::new()),
+            require_dpop_nonce: self.require_dpop_nonce,
+            dpop_nonce: Mutex::new(random_b64url(16).unwrap_or_default()),
+            seen_dpop_jti: Mutex::new(HashSet::new()),
+            issued: Mutex::new(HashMap::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -345,6 +359,7 @@ impl MockAuthorizationServer {
             token_lifetime: Some(3600),
             token_type: "Bearer".into(),
             clock: Arc::new(SystemClock),
+            require_dpop_nonce: false,
         }
     }
 
@@ -366,6 +381,36 @@ impl MockAuthorizationServer {
     /// The server's metadata, as its discovery document has it.
     pub fn server_metadata(&self) -> ServerMetadata {
         serde_json::from_value(self.state.metadata()).expect("valid metadata")
+    }
+
+    /// The URL of the protected resource the server also plays: it accepts
+    /// the tokens it issued, as `Bearer`, or as `DPoP` with a proof from the
+    /// key the token is bound to.
+    pub fn resource_url(&self) -> Url {
+        Url::parse(&format!("{}/resource", self.state.issuer)).expect("a URL")
+    }
+
+    /// The DPoP nonce the server currently expects.
+    pub fn dpop_nonce(&self) -> String {
+        self.state.dpop_nonce.lock().expect("lock").clone()
+    }
+
+    /// Replaces the DPoP nonce, as a server does from time to time; proofs
+    /// with the old one are then refused with `use_dpop_nonce`.
+    pub fn rotate_dpop_nonce(&self) {
+        *self.state.dpop_nonce.lock().expect("lock") = random_b64url(16).unwrap_or_default();
+    }
+
+    /// The thumbprint of the key an issued access token is bound to, if the
+    /// server issued it and bound it.
+    pub fn token_binding(&self, access_token: &str) -> Option<String> {
+        self.state
+            .issued
+            .lock()
+            .expect("lock")
+            .get(access_token)
+            .cloned()
+            .flatten()
     }
 
     /// How many requests reached the token endpoint.
@@ -418,6 +463,11 @@ struct ServerState {
     token_faults: Mutex<VecDeque<Fault>>,
     discovery_faults: Mutex<VecDeque<Fault>>,
     seen_jti: Mutex<HashSet<String>>,
+    require_dpop_nonce: bool,
+    dpop_nonce: Mutex<String>,
+    seen_dpop_jti: Mutex<HashSet<String>>,
+    /// Issued access tokens and the thumbprint of the DPoP key each is bound to.
+    issued: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl ServerState {
@@ -437,6 +487,7 @@ impl ServerState {
                 "PS512", "ES256", "ES384", "ES512", "EdDSA"
             ],
             "scopes_supported": ["read", "write"],
+            "dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"],
             "response_types_supported": [],
         })
     }
@@ -468,8 +519,17 @@ async fn handle(
     if method == Method::POST && path == format!("{p}/token") {
         state.token_requests.fetch_add(1, Ordering::SeqCst);
         let fault = state.token_faults.lock().expect("lock").pop_front();
-        let normal = || token(&state, &headers, &form);
+        let normal = || {
+            let mut response = token(&state, &headers, &form);
+            state.add_nonce_header(&mut response);
+            response
+        };
         return respond(fault, normal).await;
+    }
+    if path == format!("{p}/resource") {
+        let mut response = resource(&state, &method, &headers);
+        state.add_nonce_header(&mut response);
+        return response;
     }
     oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint")
 }
@@ -627,12 +687,44 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
             );
         }
     }
+    let token_endpoint = format!("{}/token", state.issuer);
+    let jkt = match headers.get_all("dpop").iter().count() {
+        0 => None,
+        1 => match verify_dpop_proof(state, headers, "POST", &token_endpoint, None) {
+            Ok(jkt) => Some(jkt),
+            Err(DPoPFailure::Nonce) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "use_dpop_nonce",
+                    "Authorization server requires nonce in DPoP proof",
+                )
+            }
+            Err(DPoPFailure::Invalid(reason)) => {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", &reason)
+            }
+        },
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "several DPoP headers",
+            )
+        }
+    };
+    let access_token = random_b64url(32).unwrap_or_default();
+    let token_type = if jkt.is_some() {
+        "DPoP".to_owned()
+    } else {
+        state.token_type.clone()
+    };
+    state
+        .issued
+        .lock()
+        .expect("lock")
+        .insert(access_token.clone(), jkt);
     let mut body = Map::new();
-    body.insert(
-        "access_token".into(),
-        random_b64url(32).unwrap_or_default().into(),
-    );
-    body.insert("token_type".into(), state.token_type.clone().into());
+    body.insert("access_token".into(), access_token.into());
+    body.insert("token_type".into(), token_type.into());
     if let Some(l) = state.token_lifetime {
         body.insert("expires_in".into(), l.into());
     }
@@ -645,6 +737,152 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
         HeaderValue::from_static("no-store"),
     );
     response
+}
+
+impl ServerState {
+    fn add_nonce_header(&self, response: &mut Response) {
+        if self.require_dpop_nonce {
+            let nonce = self.dpop_nonce.lock().expect("lock").clone();
+            if let Ok(v) = HeaderValue::from_str(&nonce) {
+                response.headers_mut().insert("dpop-nonce", v);
+            }
+        }
+    }
+}
+
+/// Why a DPoP proof was refused.
+enum DPoPFailure {
+    /// The proof lacks the current nonce.
+    Nonce,
+    /// Anything else.
+    Invalid(String),
+}
+
+/// Verifies a DPoP proof as RFC 9449 §4.3 says, returning the thumbprint of
+/// its key.
+fn verify_dpop_proof(
+    state: &ServerState,
+    headers: &HeaderMap,
+    htm: &str,
+    htu: &str,
+    access_token: Option<&str>,
+) -> Result<String, DPoPFailure> {
+    let invalid = |m: &str| DPoPFailure::Invalid(m.to_owned());
+    let proof = headers
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| invalid("no DPoP proof"))?;
+    let mut parts = proof.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("the proof is not a compact JWS"));
+    };
+    let decode = |part: &str| -> Result<Value, DPoPFailure> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| invalid("bad base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid("bad JSON"))
+    };
+    let header = decode(h)?;
+    if header["typ"] != "dpop+jwt" {
+        return Err(invalid("typ must be dpop+jwt"));
+    }
+    let alg: JwsAlgorithm = header["alg"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| invalid("unsupported alg"))?;
+    let jwk_map = header["jwk"].as_object().ok_or_else(|| invalid("no jwk"))?;
+    if jwk_map.contains_key("d") {
+        return Err(invalid("the jwk contains a private key"));
+    }
+    let jwk = Jwk::from_map(jwk_map.clone()).map_err(|_| invalid("bad jwk"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| invalid("bad signature encoding"))?;
+    verifier_for(alg, &jwk)
+        .map_err(|e| invalid(&e))?
+        .verify(format!("{h}.{p}").as_bytes(), &signature)
+        .map_err(|_| invalid("the proof signature does not verify"))?;
+    let claims = decode(p)?;
+    if claims["htm"] != htm {
+        return Err(invalid("htm does not match"));
+    }
+    if claims["htu"] != htu {
+        return Err(invalid("htu does not match"));
+    }
+    let now = unix_seconds(state.clock.now()) as i64;
+    let iat = claims["iat"].as_i64().ok_or_else(|| invalid("no iat"))?;
+    if (iat - now).abs() > 60 {
+        return Err(invalid("iat is outside the acceptable window"));
+    }
+    if let Some(token) = access_token {
+        let expected = URL_SAFE_NO_PAD.encode(
+            openssl::hash::hash(openssl::hash::MessageDigest::sha256(), token.as_bytes())
+                .map_err(|e| invalid(&e.to_string()))?,
+        );
+        if claims["ath"] != expected.as_str() {
+            return Err(invalid("ath does not match the access token"));
+        }
+    }
+    if state.require_dpop_nonce {
+        let nonce = state.dpop_nonce.lock().expect("lock").clone();
+        if claims["nonce"] != nonce.as_str() {
+            return Err(DPoPFailure::Nonce);
+        }
+    }
+    let jti = claims["jti"].as_str().ok_or_else(|| invalid("no jti"))?;
+    if !state
+        .seen_dpop_jti
+        .lock()
+        .expect("lock")
+        .insert(jti.to_owned())
+    {
+        return Err(invalid("jti replayed"));
+    }
+    crate::jose::jwk_thumbprint(jwk_map).map_err(|e| invalid(&e.to_string()))
+}
+
+/// The protected resource: accepts issued tokens, checking DPoP binding.
+fn resource(state: &ServerState, method: &Method, headers: &HeaderMap) -> Response {
+    let challenge = |scheme: &str, error: &str| {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": error})),
+        )
+            .into_response();
+        let value =
+            format!("{scheme} error=\"{error}\", algs=\"ES256 ES384 ES512 RS256 PS256 EdDSA\"");
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
+        r
+    };
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some((scheme, token)) = authorization.split_once(' ') else {
+        return challenge("Bearer", "invalid_request");
+    };
+    let binding = state.issued.lock().expect("lock").get(token).cloned();
+    let url = format!("{}/resource", state.issuer);
+    match (scheme.to_ascii_lowercase().as_str(), binding) {
+        ("bearer", Some(None)) => {}
+        ("dpop", Some(Some(jkt))) => {
+            match verify_dpop_proof(state, headers, method.as_str(), &url, Some(token)) {
+                Ok(proof_jkt) if proof_jkt == jkt => {}
+                Ok(_) => return challenge("DPoP", "invalid_token"),
+                Err(DPoPFailure::Nonce) => return challenge("DPoP", "use_dpop_nonce"),
+                Err(DPoPFailure::Invalid(_)) => return challenge("DPoP", "invalid_dpop_proof"),
+            }
+        }
+        ("bearer", Some(Some(_))) => return challenge("DPoP", "invalid_token"),
+        _ => return challenge("Bearer", "invalid_token"),
+    }
+    axum::Json(json!({"resource": "ok", "method": method.as_str()})).into_response()
 }
 
 /// Verifies client authentication as a real server would; the error string

@@ -169,7 +169,10 @@ async fn server_quirks_are_tolerated() {
     let err = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::InvalidResponse(e) if e.message.contains("DPoP")), "{err:?}");
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.message.contains("DPoP")),
+        "{err:?}"
+    );
     // application/json with a charset parameter, and no content type at all.
     server.fail_next_token_request(Fault::body(
         200,
