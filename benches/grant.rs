@@ -2,7 +2,7 @@
 //! parse, against the same local static token endpoint, in one run.
 //!
 //! ```text
-//! cargo bench --bench grant --features testing
+//! cargo bench --bench grant
 //! ```
 //!
 //! Prints grants/s for both, sequentially and at concurrency 32, and the
@@ -97,8 +97,20 @@ fn main() {
         println!("machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
         for (label, n, concurrency) in [("sequential", 4_000, 1), ("concurrency 32", 16_000, 32)] {
             let (mut ours, mut bare) = (Duration::ZERO, Duration::ZERO);
-            // Warm up connections, then alternate rounds so drift hits both.
-            run(500, concurrency.min(8), { let c = config.clone(); move || { let c = c.clone(); async move { oidckit_grant(&c).await } } }).await;
+            // Warm up both clients' connections, then alternate rounds so
+            // drift hits both.
+            let c = config.clone();
+            run(500, concurrency, move || {
+                let c = c.clone();
+                async move { oidckit_grant(&c).await }
+            })
+            .await;
+            let (cl, u, b) = (client.clone(), url.clone(), basic.clone());
+            run(500, concurrency, move || {
+                let (cl, u, b) = (cl.clone(), u.clone(), b.clone());
+                async move { bare_reqwest(&cl, &u, &b).await }
+            })
+            .await;
             for _ in 0..ROUNDS {
                 let c = config.clone();
                 ours += run(n, concurrency, move || { let c = c.clone(); async move { oidckit_grant(&c).await } }).await;

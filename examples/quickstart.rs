@@ -4,7 +4,7 @@
 //! (no setup, no network):
 //!
 //! ```text
-//! cargo run --example quickstart --features testing
+//! cargo run --example quickstart
 //! ```
 //!
 //! Against a real server, give the issuer, client id and secret as flags or
@@ -12,9 +12,12 @@
 //! `OIDCKIT_CLIENT_SECRET`, optional `OIDCKIT_SCOPE`):
 //!
 //! ```text
-//! cargo run --example quickstart --features testing -- \
+//! cargo run --example quickstart -- \
 //!     --issuer https://as.example.com --client-id my-service --client-secret s3cr3t --scope read
 //! ```
+//!
+//! An `http:` issuer (a local test server) also needs `--allow-insecure`
+//! (or `OIDCKIT_ALLOW_INSECURE=1`).
 
 use std::collections::HashMap;
 
@@ -44,7 +47,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .get("client-secret")
                 .ok_or("--client-secret is required")?;
             let issuer: Url = issuer.parse()?;
-            let insecure = issuer.scheme() == "http";
+            let insecure = args.contains_key("allow-insecure");
             (None, issuer, client_id.clone(), secret.clone(), insecure)
         }
         None => {
@@ -99,7 +102,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// `--name value` flags, falling back to `OIDCKIT_NAME` environment variables.
 fn arguments() -> HashMap<String, String> {
     let mut args = HashMap::new();
-    for name in ["issuer", "client-id", "client-secret", "scope"] {
+    for name in [
+        "issuer",
+        "client-id",
+        "client-secret",
+        "scope",
+        "allow-insecure",
+    ] {
         let env = format!("OIDCKIT_{}", name.replace('-', "_").to_uppercase());
         if let Ok(v) = std::env::var(env) {
             args.insert(name.to_owned(), v);
@@ -107,7 +116,9 @@ fn arguments() -> HashMap<String, String> {
     }
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if let (Some(name), Some(value)) = (flag.strip_prefix("--"), it.next()) {
+        if flag == "--allow-insecure" {
+            args.insert("allow-insecure".to_owned(), String::new());
+        } else if let (Some(name), Some(value)) = (flag.strip_prefix("--"), it.next()) {
             args.insert(name.to_owned(), value);
         }
     }

@@ -13,9 +13,13 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null 2>&1 || { echo "please install: ${missing[*]}" >&2; exit 1; }
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+command -v cargo >/dev/null 2>&1 || { echo "a Rust toolchain (cargo) is required: https://rustup.rs" >&2; exit 1; }
 
 # The real authorization server for interop tests, pinned by the lockfile.
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)

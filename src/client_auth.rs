@@ -26,8 +26,34 @@ pub const JWT_BEARER_CLIENT_ASSERTION_TYPE: &str =
 /// How long a client assertion is valid (`exp` = `iat` + 60 s), as openid-client does.
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
-/// A hook that may change a client assertion's claims before it is signed.
+/// A hook that may change a client assertion's claims before it is signed
+/// (see [`ClientAuth::modify_assertion`]).
 pub type ModifyAssertion = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
+
+/// Anything a client secret can be given as: `&str`, `String`, or the
+/// `oauth2` crate's [`ClientSecret`].
+pub trait IntoClientSecret {
+    /// The secret.
+    fn into_client_secret(self) -> ClientSecret;
+}
+
+impl IntoClientSecret for ClientSecret {
+    fn into_client_secret(self) -> ClientSecret {
+        self
+    }
+}
+
+impl IntoClientSecret for String {
+    fn into_client_secret(self) -> ClientSecret {
+        ClientSecret::new(self)
+    }
+}
+
+impl IntoClientSecret for &str {
+    fn into_client_secret(self) -> ClientSecret {
+        ClientSecret::new(self.to_owned())
+    }
+}
 
 /// The `aud` claim of a JWT client assertion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,27 +161,24 @@ impl ClientAuth {
 
     /// `client_secret_basic`: HTTP Basic with the form-urlencoded client id and
     /// secret (RFC 6749 §2.3.1).
-    pub fn client_secret_basic(secret: impl Into<String>) -> Self {
-        Self::with_method(Method::ClientSecretBasic(ClientSecret::new(secret.into())))
+    pub fn client_secret_basic(secret: impl IntoClientSecret) -> Self {
+        Self::with_method(Method::ClientSecretBasic(secret.into_client_secret()))
     }
 
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
-    pub fn client_secret_post(secret: impl Into<String>) -> Self {
-        Self::with_method(Method::ClientSecretPost(ClientSecret::new(secret.into())))
+    pub fn client_secret_post(secret: impl IntoClientSecret) -> Self {
+        Self::with_method(Method::ClientSecretPost(secret.into_client_secret()))
     }
 
     /// `client_secret_jwt` with HS256: a JWT assertion MACed with the secret.
-    pub fn client_secret_jwt(secret: impl Into<String>) -> Self {
+    pub fn client_secret_jwt(secret: impl IntoClientSecret) -> Self {
         Self::client_secret_jwt_with_alg(secret, JwsAlgorithm::HS256)
     }
 
     /// `client_secret_jwt` with HS256, HS384 or HS512. Any other algorithm is
     /// reported when the [`Configuration`](crate::Configuration) is built.
-    pub fn client_secret_jwt_with_alg(secret: impl Into<String>, alg: JwsAlgorithm) -> Self {
-        Self::with_method(Method::ClientSecretJwt(
-            ClientSecret::new(secret.into()),
-            alg,
-        ))
+    pub fn client_secret_jwt_with_alg(secret: impl IntoClientSecret, alg: JwsAlgorithm) -> Self {
+        Self::with_method(Method::ClientSecretJwt(secret.into_client_secret(), alg))
     }
 
     /// `private_key_jwt`: a JWT assertion signed with the client's private

@@ -71,11 +71,12 @@ pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// `t` shifted by a signed number of seconds.
+/// `t` shifted by a signed number of seconds (unshifted if that would
+/// overflow the platform's time range).
 pub(crate) fn shift(t: SystemTime, seconds: i64) -> SystemTime {
     let by = Duration::from_secs(seconds.unsigned_abs());
     if seconds >= 0 {
-        t + by
+        t.checked_add(by).unwrap_or(t)
     } else {
         t.checked_sub(by).unwrap_or(SystemTime::UNIX_EPOCH)
     }

@@ -26,7 +26,7 @@ pub(crate) const USER_AGENT: &str = concat!("oidckit/", env!("CARGO_PKG_VERSION"
 
 /// The settings a [`ConfigurationBuilder`] and [`DiscoveryOptions`](crate::DiscoveryOptions)
 /// share.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Settings {
     pub http_client: Option<reqwest::Client>,
     pub timeout: Duration,
@@ -110,10 +110,16 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 macro_rules! settings_setters {
     () => {
         /// The HTTP client for every request (default: a new client from
-        /// [`http_client_builder`](crate::http_client_builder)). Give it
-        /// `redirect::Policy::none()`: a followed redirect is an error anyway.
-        /// Configure client certificates (mTLS), proxies and extra root
-        /// certificates here.
+        /// [`http_client_builder`](crate::http_client_builder)). Configure
+        /// client certificates (mTLS), proxies and extra root certificates
+        /// here, starting from [`http_client_builder`](crate::http_client_builder).
+        ///
+        /// **Build it with `redirect::Policy::none()`** (as
+        /// `http_client_builder` does). A client that follows redirects
+        /// re-sends the request, credentials included, before this crate
+        /// sees the response; the redirect is then reported as
+        /// [`Error::Redirect`](crate::Error::Redirect), but too late to
+        /// protect the credentials.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.settings.http_client = Some(client);
             self
@@ -172,6 +178,7 @@ pub(crate) use settings_setters;
 
 /// Builds a [`Configuration`]; see [`Configuration::builder`].
 #[must_use]
+#[derive(Debug)]
 pub struct ConfigurationBuilder {
     server: ServerMetadata,
     client_id: String,
@@ -226,11 +233,15 @@ impl ConfigurationBuilder {
             }
             Some(_) => {}
         }
-        if let (None, Some(alg)) = (
-            &client.token_endpoint_auth_signing_alg,
-            auth.signing_algorithm(),
-        ) {
-            client.token_endpoint_auth_signing_alg = Some(alg.name().into());
+        match (&client.token_endpoint_auth_signing_alg, auth.signing_algorithm()) {
+            (None, Some(alg)) => client.token_endpoint_auth_signing_alg = Some(alg.name().into()),
+            (Some(registered), Some(alg)) if registered != alg.name() => {
+                return Err(Error::InvalidConfiguration(format!(
+                    "client metadata token_endpoint_auth_signing_alg {registered:?} differs from the assertion algorithm {:?}",
+                    alg.name()
+                )))
+            }
+            _ => {}
         }
         let http = settings.http_client()?;
         Ok(Configuration {

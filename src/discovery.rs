@@ -39,7 +39,7 @@ pub enum DiscoveryAlgorithm {
 ///     .algorithm(DiscoveryAlgorithm::OAuth2)
 ///     .timeout(Duration::from_secs(5));
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 #[must_use]
 pub struct DiscoveryOptions {
     algorithm: DiscoveryAlgorithm,

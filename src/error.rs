@@ -60,9 +60,11 @@ pub enum Error {
     Redirect {
         /// The URL that was requested.
         url: Url,
-        /// The 3xx status code.
+        /// The 3xx status code. If a caller-supplied HTTP client followed
+        /// the redirect by itself, the status of the final response.
         status: StatusCode,
-        /// The `Location` header, if any.
+        /// The `Location` header, or the URL a caller-supplied client ended
+        /// up at.
         location: Option<String>,
     },
 
@@ -240,8 +242,9 @@ impl Error {
         matches!(self, Error::Transport { .. })
     }
 
-    /// True when the error carries an HTTP status the operation did not
-    /// expect, whether or not the body was an OAuth error.
+    /// True when the error comes with an HTTP response status: an OAuth
+    /// error, an unexpected status, a redirect, or an unusable response
+    /// (which may have had status 200). See [`Error::status`].
     pub fn is_status(&self) -> bool {
         self.status().is_some()
     }
@@ -294,7 +297,10 @@ impl Error {
         let retryable_status =
             |s: StatusCode| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS;
         match self {
-            Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::Timeout { .. } => true,
+            // A request that could not even be built, or a redirect policy
+            // error, fails the same way next time.
+            Error::Transport { source, .. } => !(source.is_builder() || source.is_redirect()),
             Error::OAuth(e) => {
                 retryable_status(e.status) || TRANSIENT_OAUTH_ERRORS.contains(&e.error.as_str())
             }
@@ -308,7 +314,9 @@ impl Error {
         Error::InvalidResponse(Box::new(InvalidResponse {
             url: None,
             status: None,
-            message: message.into(),
+            // Messages quote what the server sent (a content type, a token
+            // type): keep them printable.
+            message: server_text(&message.into(), DESCRIPTION_LEN),
         }))
     }
 
@@ -347,12 +355,31 @@ impl Error {
 /// Cuts a body down to a short, printable snippet for an error message.
 pub(crate) fn body_snippet(body: &[u8]) -> String {
     let cut = &body[..body.len().min(BODY_SNIPPET_LEN)];
-    let mut s = String::from_utf8_lossy(cut).into_owned();
-    if body.len() > BODY_SNIPPET_LEN {
+    let mut s = server_text(&String::from_utf8_lossy(cut), BODY_SNIPPET_LEN);
+    if body.len() > BODY_SNIPPET_LEN && !s.ends_with('…') {
         s.push('…');
     }
     s
 }
+
+/// Server-controlled text made safe to print: control characters (which
+/// could forge log lines or drive a terminal) become U+FFFD, and the text is
+/// cut at `max` bytes on a character boundary.
+pub(crate) fn server_text(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    for c in text.chars() {
+        let c = if c.is_control() { '\u{FFFD}' } else { c };
+        if out.len() + c.len_utf8() > max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The longest `error_description` kept.
+pub(crate) const DESCRIPTION_LEN: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -387,11 +414,16 @@ mod tests {
     }
 
     #[test]
-    fn snippet_is_bounded() {
+    fn snippet_is_bounded_and_printable() {
         let body = vec![b'a'; 10_000];
         let s = body_snippet(&body);
         assert!(s.len() <= BODY_SNIPPET_LEN + 3);
         assert!(s.ends_with('…'));
+        // Invalid UTF-8 expands to U+FFFD (3 bytes each) yet stays bounded.
+        let s = body_snippet(&[0xff; 2000]);
+        assert!(s.len() <= BODY_SNIPPET_LEN + 3, "{}", s.len());
+        let s = server_text("line\n\u{1b}[31mforged", 100);
+        assert!(!s.chars().any(char::is_control), "{s:?}");
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub(crate) struct Transport<'a> {
     pub max_response_size: usize,
 }
 
-/// A response whose body has been read in full (within the size cap).
-#[derive(Debug)]
+/// A response whose body has been read in full (within the size cap). No
+/// `Debug`: the body may hold tokens.
 pub(crate) struct HttpResponse {
     pub url: Url,
     pub status: StatusCode,

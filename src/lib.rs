@@ -96,7 +96,10 @@ mod www_authenticate;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use client_auth::{AssertionAudience, ClientAuth, JWT_BEARER_CLIENT_ASSERTION_TYPE};
+pub use client_auth::{
+    AssertionAudience, ClientAuth, IntoClientSecret, ModifyAssertion,
+    JWT_BEARER_CLIENT_ASSERTION_TYPE,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     default_http_client, http_client_builder, Configuration, ConfigurationBuilder,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use url::Url;
 
 /// Deserializes an optional URL, reading an empty string as absent (some
@@ -50,36 +50,123 @@ macro_rules! server_metadata {
         /// # Ok::<_, Box<dyn std::error::Error>>(())
         /// ```
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(try_from = "Map<String, Value>")]
         pub struct ServerMetadata {
             /// The issuer identifier (an `https:` URL without query or fragment).
             pub issuer: String,
             $(
                 $(#[$um])*
-                #[serde(default, deserialize_with = "opt_url", skip_serializing_if = "Option::is_none")]
+                #[serde(skip_serializing_if = "Option::is_none")]
                 pub $u: Option<Url>,
             )*
             $(
                 $(#[$lm])*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(skip_serializing_if = "Option::is_none")]
                 pub $l: Option<Vec<String>>,
             )*
             $(
                 $(#[$fm])*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(skip_serializing_if = "Option::is_none")]
                 pub $f: Option<bool>,
             )*
             /// Alternative endpoints for mutual-TLS clients
             /// ([RFC 8705 §5](https://www.rfc-editor.org/rfc/rfc8705#section-5)).
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
             /// Signed metadata (RFC 8414 §2.1), as the raw JWT.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[serde(skip_serializing_if = "Option::is_none")]
             pub signed_metadata: Option<String>,
-            /// Every member this crate does not model, by name.
+            /// Every member this crate does not model, by name, and every
+            /// modelled member whose value could not be read (kept as sent).
             #[serde(flatten)]
             pub extra: BTreeMap<String, Value>,
         }
+
+        /// Reads a metadata document. Strict where the client depends on a
+        /// member (`issuer`, `token_endpoint`, `mtls_endpoint_aliases`);
+        /// lenient elsewhere, as openid-client is: a malformed optional
+        /// member (a relative `op_tos_uri`, `"true"` as a string) is kept in
+        /// `extra` as sent instead of failing discovery.
+        impl TryFrom<Map<String, Value>> for ServerMetadata {
+            type Error = String;
+
+            fn try_from(mut map: Map<String, Value>) -> Result<Self, String> {
+                let issuer = match map.remove("issuer") {
+                    Some(Value::String(s)) if !s.is_empty() => s,
+                    _ => return Err("`issuer` is missing or not a non-empty string".into()),
+                };
+                let mut unread = Map::new();
+                $( let $u = take_url(&mut map, stringify!($u), &mut unread)?; )*
+                $( let $l = take::<Vec<String>>(&mut map, stringify!($l), &mut unread); )*
+                $( let $f = take::<bool>(&mut map, stringify!($f), &mut unread); )*
+                let mtls_endpoint_aliases = match map.remove("mtls_endpoint_aliases") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(serde_json::from_value(v).map_err(|e| {
+                        format!("invalid mtls_endpoint_aliases: {e}")
+                    })?),
+                };
+                let signed_metadata = take::<String>(&mut map, "signed_metadata", &mut unread);
+                let mut extra: BTreeMap<String, Value> = map.into_iter().collect();
+                extra.extend(unread);
+                Ok(ServerMetadata {
+                    issuer,
+                    $( $u, )*
+                    $( $l, )*
+                    $( $f, )*
+                    mtls_endpoint_aliases,
+                    signed_metadata,
+                    extra,
+                })
+            }
+        }
     };
+}
+
+/// Members whose value the client needs: a bad one fails discovery.
+const STRICT_URLS: [&str; 1] = ["token_endpoint"];
+
+/// Takes a URL member; an empty string is absent (some servers publish `""`
+/// for endpoints they do not have).
+fn take_url(
+    map: &mut Map<String, Value>,
+    name: &str,
+    unread: &mut Map<String, Value>,
+) -> Result<Option<Url>, String> {
+    match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => match Url::parse(&s) {
+            Ok(url) => Ok(Some(url)),
+            Err(e) if STRICT_URLS.contains(&name) => Err(format!("invalid {name} {s:?}: {e}")),
+            Err(_) => {
+                unread.insert(name.to_owned(), Value::String(s));
+                Ok(None)
+            }
+        },
+        Some(_) if STRICT_URLS.contains(&name) => Err(format!("{name} is not a string")),
+        Some(other) => {
+            unread.insert(name.to_owned(), other);
+            Ok(None)
+        }
+    }
+}
+
+/// Takes a member of type `T`, or keeps it in `unread` if it is not one.
+fn take<T: serde::de::DeserializeOwned>(
+    map: &mut Map<String, Value>,
+    name: &str,
+    unread: &mut Map<String, Value>,
+) -> Option<T> {
+    match map.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_json::from_value(v.clone()) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                unread.insert(name.to_owned(), v);
+                None
+            }
+        },
+    }
 }
 
 server_metadata! {
@@ -361,12 +448,40 @@ mod tests {
     }
 
     #[test]
-    fn issuer_is_required_and_urls_must_parse() {
+    fn strict_where_the_client_depends_on_a_member() {
         assert!(serde_json::from_str::<ServerMetadata>("{}").is_err());
+        assert!(serde_json::from_str::<ServerMetadata>(r#"{"issuer":""}"#).is_err());
         assert!(serde_json::from_str::<ServerMetadata>(
             r#"{"issuer":"https://a","token_endpoint":"not a url"}"#
         )
         .is_err());
+        assert!(serde_json::from_str::<ServerMetadata>(
+            r#"{"issuer":"https://a","mtls_endpoint_aliases":{"token_endpoint":"/x"}}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn lenient_elsewhere_and_nothing_is_lost() {
+        let m: ServerMetadata = serde_json::from_str(
+            r#"{"issuer":"https://a","op_tos_uri":"/tos","claims_parameter_supported":"true",
+                "scopes_supported":"openid","jwks_uri":"https://a/jwks"}"#,
+        )
+        .unwrap();
+        assert!(m.op_tos_uri.is_none() && m.claims_parameter_supported.is_none());
+        assert_eq!(m.extra["op_tos_uri"], "/tos");
+        assert_eq!(m.extra["claims_parameter_supported"], "true");
+        assert_eq!(m.extra["scopes_supported"], "openid");
+        assert_eq!(m.jwks_uri.unwrap().as_str(), "https://a/jwks");
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let doc = r#"{"issuer":"https://a","token_endpoint":"https://a/t","grant_types_supported":["client_credentials"],"tls_client_certificate_bound_access_tokens":true,"x":1}"#;
+        let m: ServerMetadata = serde_json::from_str(doc).unwrap();
+        let back: ServerMetadata =
+            serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 
     #[test]

@@ -53,8 +53,21 @@ const LIBRARY_PARAMS: [&str; 5] = [
 ];
 
 /// Headers the library owns: credentials and proof headers must come from
-/// the configured client authentication (and DPoP handle), never per call.
-const LIBRARY_HEADERS: [&str; 3] = ["authorization", "dpop", "content-type"];
+/// the configured client authentication (and DPoP handle), never per call;
+/// the others control the message framing and the connection, or would be
+/// replaced silently.
+const LIBRARY_HEADERS: [&str; 10] = [
+    "authorization",
+    "dpop",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "te",
+    "upgrade",
+    "accept",
+];
 
 /// Per-request options (as oauth4webapi's `TokenEndpointRequestOptions`):
 /// extra headers, a timeout, and additional parameters. Dropping the future
@@ -99,8 +112,10 @@ impl RequestOptions {
         Self::default()
     }
 
-    /// Adds a header to the request. `Authorization`, `DPoP` and
-    /// `Content-Type` are refused when the request is built.
+    /// Adds a header to the request. Headers the library sets or that
+    /// control the connection (`Authorization`, `DPoP`, `Content-Type`,
+    /// `Content-Length`, `Transfer-Encoding`, `Host`, `Connection`, `TE`,
+    /// `Upgrade`, `Accept`) are refused when the request is built.
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.append(name, value);
         self

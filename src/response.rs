@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Configuration;
-use crate::error::{body_snippet, Error, OAuthError, Result, UnexpectedStatus};
+use crate::error::{
+    body_snippet, server_text, Error, OAuthError, Result, UnexpectedStatus, DESCRIPTION_LEN,
+};
 use crate::http::json_object;
 use crate::www_authenticate::challenges_from_headers;
 
@@ -351,10 +353,11 @@ pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body:
     }
     let challenges = challenges_from_headers(headers);
     if let Some(c) = challenges.iter().find(|c| c.error().is_some()) {
+        let text = |t: &str| server_text(t, DESCRIPTION_LEN);
         return Error::OAuth(Box::new(OAuthError {
-            error: c.error().unwrap_or_default().to_owned(),
-            error_description: c.error_description().map(str::to_owned),
-            error_uri: c.error_uri().map(str::to_owned),
+            error: text(c.error().unwrap_or_default()),
+            error_description: c.error_description().map(text),
+            error_uri: c.error_uri().map(text),
             status,
             url: None,
             challenges,
@@ -374,9 +377,13 @@ fn oauth_error_from_json(
     headers: &HeaderMap,
 ) -> Option<Error> {
     let error = map.get("error")?.as_str().filter(|e| !e.is_empty())?;
-    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    let text = |k: &str| {
+        map.get(k)
+            .and_then(Value::as_str)
+            .map(|t| server_text(t, DESCRIPTION_LEN))
+    };
     Some(Error::OAuth(Box::new(OAuthError {
-        error: error.to_owned(),
+        error: server_text(error, DESCRIPTION_LEN),
         error_description: text("error_description"),
         error_uri: text("error_uri"),
         status,
@@ -428,7 +435,10 @@ impl<'de> Deserialize<'de> for TokenEndpointResponse {
         let mut token =
             TokenEndpointResponse::from_json(map, clock.now(), clock).map_err(D::Error::custom)?;
         if let Some(at) = expires_at {
-            token.expires_at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(at));
+            let at = SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(at))
+                .ok_or_else(|| D::Error::custom("`expires_at` is out of range"))?;
+            token.expires_at = Some(at);
         }
         Ok(token)
     }

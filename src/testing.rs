@@ -74,6 +74,16 @@ enum MockAuth {
     None,
 }
 
+impl std::fmt::Debug for MockClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockClient")
+            .field("client_id", &self.client_id)
+            .field("method", &self.method_name())
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MockClient {
     /// A client that must use `client_secret_basic` with `secret`.
     pub fn client_secret_basic(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
@@ -339,6 +349,14 @@ pub struct MockAuthorizationServer {
     addr: SocketAddr,
     state: Arc<ServerState>,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for MockAuthorizationServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockAuthorizationServer")
+            .field("issuer", &self.state.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for MockAuthorizationServer {

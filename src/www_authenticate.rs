@@ -134,8 +134,9 @@ pub(crate) fn challenges_from_headers(headers: &HeaderMap) -> Vec<Challenge> {
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_www_authenticate)
+        // Servers put non-ASCII text in error_description; read it lossily
+        // rather than dropping the whole header.
+        .flat_map(|v| parse_www_authenticate(&String::from_utf8_lossy(v.as_bytes())))
         .collect()
 }
 
@@ -287,6 +288,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn non_ascii_header_values_are_not_dropped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            reqwest::header::HeaderValue::from_bytes(
+                "Bearer error=\"invalid_token\", error_description=\"ä\"".as_bytes(),
+            )
+            .unwrap(),
+        );
+        let c = challenges_from_headers(&headers);
+        assert_eq!(c[0].error(), Some("invalid_token"));
+        assert_eq!(c[0].error_description(), Some("ä"));
+    }
+
+    #[test]
     fn bearer_with_params() {
         let c = parse_www_authenticate(
             r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#,
@@ -340,6 +356,10 @@ mod tests {
         ] {
             let _ = parse_www_authenticate(s);
         }
+        let c = parse_www_authenticate(
+            "Bearer error=\"invalid_token\", error_description=\"abgelaufen – ä\"",
+        );
+        assert_eq!(c[0].error_description(), Some("abgelaufen – ä"));
         // A value that cannot be read ends the parse without losing earlier ones.
         let c = parse_www_authenticate("Bearer realm=x, error=\"open");
         assert_eq!(c[0].realm(), Some("x"));

@@ -99,7 +99,7 @@ async fn client_secret_jwt_every_hmac_algorithm() {
 }
 
 #[tokio::test]
-async fn private_key_jwt_every_algorithm_from_generated_pem_and_jwk_keys() {
+async fn private_key_jwt_every_algorithm_with_generated_keys() {
     let algs = [
         JwsAlgorithm::RS256,
         JwsAlgorithm::RS384,

@@ -2,12 +2,9 @@
 //! (npm, pinned in tests/interop/package-lock.json), run by the machine's
 //! Node on 127.0.0.1. `bash scripts/test.sh` installs it with `npm ci`.
 //!
-//! One provider serves every test of this file; it exits when this test
-//! process ends (its stdin closes).
+//! One provider serves every test of this file.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,11 +20,15 @@ const SPECIAL_SECRET: &str = "s3cr3t with space:/+%&=?#~*!'()";
 /// HMAC secrets long enough for HS512 (oidc-provider checks key length).
 const JWT_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+#[path = "support/oidc_provider.rs"]
+mod oidc_provider;
+
+use oidc_provider::{client, OidcProvider};
+
 struct Provider {
     issuer: Url,
     keys: Vec<(String, PrivateKey)>,
-    _child: Child,
-    _stdin: ChildStdin,
+    _server: OidcProvider,
 }
 
 fn provider() -> &'static Provider {
@@ -35,35 +36,7 @@ fn provider() -> &'static Provider {
     PROVIDER.get_or_init(start_provider)
 }
 
-fn pk_client(id: &str, key: &PrivateKey) -> Value {
-    json!({
-        "client_id": id,
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": key.algorithm().name(),
-        "jwks": { "keys": [key.public_jwk()] },
-        "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
-    })
-}
-
-fn secret_client(id: &str, method: &str, secret: &str, alg: Option<&str>) -> Value {
-    let mut c = json!({
-        "client_id": id,
-        "client_secret": secret,
-        "token_endpoint_auth_method": method,
-        "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
-    });
-    if let Some(alg) = alg {
-        c["token_endpoint_auth_signing_alg"] = alg.into();
-    }
-    c
-}
-
 fn start_provider() -> Provider {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-    assert!(
-        std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
-        "oidc-provider is not installed: run `bash scripts/test.sh` (it runs `npm ci` in tests/interop)"
-    );
     let mut keys = Vec::new();
     for alg in [
         JwsAlgorithm::ES256,
@@ -78,45 +51,52 @@ fn start_provider() -> Provider {
         keys.push((id, key));
     }
     let mut clients = vec![
-        secret_client("basic-client", "client_secret_basic", SPECIAL_SECRET, None),
-        secret_client("post-client", "client_secret_post", "post-secret", None),
-        secret_client("jwt-hs256", "client_secret_jwt", JWT_SECRET, Some("HS256")),
-        secret_client("jwt-hs512", "client_secret_jwt", JWT_SECRET, Some("HS512")),
+        client(
+            "basic-client",
+            "client_secret_basic",
+            json!({"client_secret": SPECIAL_SECRET}),
+        ),
+        client(
+            "post-client",
+            "client_secret_post",
+            json!({"client_secret": "post-secret"}),
+        ),
+        client(
+            "jwt-hs256",
+            "client_secret_jwt",
+            json!({"client_secret": JWT_SECRET, "token_endpoint_auth_signing_alg": "HS256"}),
+        ),
+        client(
+            "jwt-hs512",
+            "client_secret_jwt",
+            json!({"client_secret": JWT_SECRET, "token_endpoint_auth_signing_alg": "HS512"}),
+        ),
     ];
-    clients.extend(keys.iter().map(|(id, key)| pk_client(id, key)));
-
-    let mut child = Command::new("node")
-        .arg("provider.mjs")
-        .current_dir(dir)
-        .env("INTEROP_CLIENTS", Value::Array(clients).to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start node");
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().and_then(Result::ok);
-        let _ = tx.send(first);
-        // Keep draining so the child never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("oidc-provider did not start within 60 s")
-        .expect("oidc-provider exited before it was ready");
-    let issuer = line
-        .strip_prefix("READY ")
-        .unwrap_or_else(|| panic!("unexpected first line from provider: {line}"));
+    clients.extend(keys.iter().map(|(id, key)| {
+        client(
+            id,
+            "private_key_jwt",
+            json!({
+                "token_endpoint_auth_signing_alg": key.algorithm().name(),
+                "jwks": { "keys": [key.public_jwk()] },
+            }),
+        )
+    }));
+    let server = OidcProvider::start(clients, None);
     Provider {
-        issuer: issuer.parse().unwrap(),
+        issuer: server.issuer.clone(),
         keys,
-        _child: child,
-        _stdin: stdin,
+        _server: server,
     }
+}
+
+/// Configurations for the client from discovery by both algorithms.
+async fn discover_both(client_id: &str, auth: ClientAuth) -> Vec<Configuration> {
+    let mut configs = Vec::new();
+    for alg in [DiscoveryAlgorithm::Oidc, DiscoveryAlgorithm::OAuth2] {
+        configs.push(discover(client_id, auth.clone(), alg).await);
+    }
+    configs
 }
 
 async fn discover(client_id: &str, auth: ClientAuth, alg: DiscoveryAlgorithm) -> Configuration {
@@ -190,16 +170,13 @@ async fn resource_indicator_yields_jwt_access_token_for_that_audience() {
 
 #[tokio::test]
 async fn client_secret_post() {
-    let config = discover(
-        "post-client",
-        ClientAuth::client_secret_post("post-secret"),
-        DiscoveryAlgorithm::Oidc,
-    )
-    .await;
-    let token = client_credentials_grant(&config, &[("scope", "read")], None)
-        .await
-        .unwrap();
-    assert!(token.token_type().is_bearer());
+    for config in discover_both("post-client", ClientAuth::client_secret_post("post-secret")).await
+    {
+        let token = client_credentials_grant(&config, &[("scope", "read")], None)
+            .await
+            .unwrap();
+        assert!(token.token_type().is_bearer());
+    }
 }
 
 #[tokio::test]
@@ -211,11 +188,12 @@ async fn client_secret_jwt_hs256_and_hs512_with_both_audiences() {
         for audience in [AssertionAudience::Issuer, AssertionAudience::TokenEndpoint] {
             let auth = ClientAuth::client_secret_jwt_with_alg(JWT_SECRET, alg)
                 .assertion_audience(audience.clone());
-            let config = discover(id, auth, DiscoveryAlgorithm::Oidc).await;
-            let token = client_credentials_grant(&config, &[("scope", "read")], None)
-                .await
-                .unwrap_or_else(|e| panic!("{id} {audience:?}: {e}"));
-            assert!(token.token_type().is_bearer());
+            for config in discover_both(id, auth).await {
+                let token = client_credentials_grant(&config, &[("scope", "read")], None)
+                    .await
+                    .unwrap_or_else(|e| panic!("{id} {audience:?}: {e}"));
+                assert!(token.token_type().is_bearer());
+            }
         }
     }
 }
@@ -223,16 +201,12 @@ async fn client_secret_jwt_hs256_and_hs512_with_both_audiences() {
 #[tokio::test]
 async fn private_key_jwt_with_every_key_type() {
     for (id, key) in &provider().keys {
-        let config = discover(
-            id,
-            ClientAuth::private_key_jwt(key.clone()),
-            DiscoveryAlgorithm::Oidc,
-        )
-        .await;
-        let token = client_credentials_grant(&config, &[("scope", "write")], None)
-            .await
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert_eq!(token.scope(), Some("write"), "{id}");
+        for config in discover_both(id, ClientAuth::private_key_jwt(key.clone())).await {
+            let token = client_credentials_grant(&config, &[("scope", "write")], None)
+                .await
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(token.scope(), Some("write"), "{id}");
+        }
     }
 }
 

@@ -6,10 +6,12 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use oidckit::reqwest::header::HeaderMap;
+use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockClient};
 use oidckit::{
-    build_token_request, client_credentials_grant, ClientAuth, JwsAlgorithm, PrivateKey,
-    RequestOptions,
+    build_token_request, client_credentials_grant, fetch_protected_resource, ClientAuth,
+    DPoPHandle, JwsAlgorithm, PrivateKey, RequestOptions,
 };
 use serde_json::json;
 
@@ -48,8 +50,11 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let key = PrivateKey::generate(JwsAlgorithm::ES256).unwrap();
-    let key_debug = format!("{key:?}");
+    // A key whose private part we know, to look for it everywhere.
+    let jwk = josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let private_d = jwk.parameter("d").unwrap().as_str().unwrap().to_owned();
+    let key = PrivateKey::from_jwk_json(&jwk.to_string()).unwrap();
+    let key_debug = format!("{key:?} {:?}", key.public_jwk());
     let cases = vec![
         (
             MockClient::client_secret_basic("c", SECRET),
@@ -107,6 +112,41 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
         let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();
+        let mut other_errors = String::new();
+        for fault in [
+            Fault::body(500, "text/html", "<html>down</html>"),
+            Fault::body(200, "text/html", "<html>login</html>"),
+            Fault::json(200, json!({"token_type": "Bearer"})),
+        ] {
+            server.fail_next_token_request(fault);
+            let e = client_credentials_grant(&config, &[("scope", "read")], None)
+                .await
+                .unwrap_err();
+            other_errors.push_str(&format!("{e} {e:?}\n"));
+        }
+        // DPoP: the proof and the bound token stay out of everything too.
+        let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+        let bound = client_credentials_grant(&config, &[("scope", "read")], Some(&dpop))
+            .await
+            .unwrap();
+        forbidden.push(bound.access_token().secret().clone());
+        let resource = fetch_protected_resource(
+            &config,
+            bound.access_token(),
+            Method::GET,
+            server.resource_url(),
+            HeaderMap::new(),
+            None,
+            Some(&dpop),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resource.status(), 200);
+        let proof = server.requests().last().unwrap().headers["dpop"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        forbidden.push(proof);
 
         let forbidden: Vec<&str> = forbidden.iter().map(String::as_str).collect();
         for (what, text) in [
@@ -115,11 +155,14 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
             ("TokenRequest", format!("{request:?}")),
             ("TokenEndpointResponse", format!("{token:?}")),
             ("Error", format!("{err} {err:?}")),
+            ("other errors", other_errors.clone()),
+            ("DPoPHandle", format!("{dpop:?}")),
+            ("bound token", format!("{bound:?}")),
         ] {
             assert_clean(what, &text, &forbidden);
         }
     }
-    assert!(!key_debug.contains("\"d\""));
+    assert!(!key_debug.contains(&private_d), "{key_debug}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("oidckit.http"),
