@@ -129,4 +129,5 @@ pub use url::Url;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 #[doc = include_str!("../docs/client-authentication.md")]
+#[doc = include_str!("../docs/dpop.md")]
 struct DocsDoctests;
