@@ -25,7 +25,8 @@ pub const DPOP_HEADER: HeaderName = HeaderName::from_static("dpop");
 /// The `DPoP-Nonce` response header (RFC 9449 §8).
 pub const DPOP_NONCE_HEADER: HeaderName = HeaderName::from_static("dpop-nonce");
 
-/// How many origins' nonces a handle remembers (as openid-client).
+/// How many origins' nonces a handle remembers (as openid-client); the least
+/// recently used origin is dropped first.
 const NONCE_CACHE_SIZE: usize = 100;
 /// Nonces longer than this are ignored: a nonce is an opaque token a server
 /// chose, not a place to store data, and the cache must stay bounded.
@@ -157,14 +158,16 @@ impl DPoPHandle {
             .sign_jwt(Some("dpop+jwt"), &[("jwk", self.inner.jwk.clone())], claims)
     }
 
-    /// The nonce last received from the URL's origin, if any.
+    /// The nonce last received from the URL's origin, if any. Reading an
+    /// origin's nonce makes it the most recently used.
     pub fn nonce(&self, url: &Url) -> Option<String> {
         let origin = url.origin().ascii_serialization();
-        let nonces = self.inner.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        nonces
-            .iter()
-            .find(|(o, _)| *o == origin)
-            .map(|(_, n)| n.clone())
+        let mut nonces = self.inner.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        let at = nonces.iter().position(|(o, _)| *o == origin)?;
+        let entry = nonces.remove(at)?;
+        let nonce = entry.1.clone();
+        nonces.push_front(entry);
+        Some(nonce)
     }
 
     /// Remembers the `DPoP-Nonce` of a response from `url` (any response,
@@ -308,6 +311,14 @@ mod tests {
         }
         assert_eq!(dpop.inner.nonces.lock().unwrap().len(), NONCE_CACHE_SIZE);
         assert_eq!(dpop.nonce(&a), None);
+        // Least recently *used* goes first: reading h10 keeps it.
+        let h10: Url = "https://h10.example/".parse().unwrap();
+        assert!(dpop.nonce(&h10).is_some());
+        for i in 0..(NONCE_CACHE_SIZE - 1) {
+            let u: Url = format!("https://g{i}.example/").parse().unwrap();
+            dpop.record_nonce(&u, &h);
+        }
+        assert!(dpop.nonce(&h10).is_some());
     }
 
     #[test]

@@ -13,6 +13,25 @@ use oidckit::{
 };
 use serde_json::json;
 
+/// GET the mock server's protected resource with `token`.
+async fn get_resource(
+    config: &Configuration,
+    server: &MockAuthorizationServer,
+    token: &oidckit::TokenEndpointResponse,
+    dpop: Option<&DPoPHandle>,
+) -> Result<oidckit::reqwest::Response, Error> {
+    fetch_protected_resource(
+        config,
+        token.access_token(),
+        Method::GET,
+        server.resource_url(),
+        HeaderMap::new(),
+        None,
+        dpop,
+    )
+    .await
+}
+
 async fn server(require_nonce: bool) -> (MockAuthorizationServer, Configuration) {
     let server = MockAuthorizationServer::builder()
         .client(MockClient::client_secret_post("c", "s"))
@@ -160,17 +179,9 @@ async fn protected_resource_with_dpop_and_resource_server_nonces() {
         .unwrap();
     let before = server.requests().len();
     server.rotate_dpop_nonce();
-    let response = fetch_protected_resource(
-        &config,
-        token.access_token(),
-        Method::GET,
-        server.resource_url(),
-        HeaderMap::new(),
-        None,
-        Some(&dpop),
-    )
-    .await
-    .unwrap();
+    let response = get_resource(&config, &server, &token, Some(&dpop))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["resource"], "ok");
@@ -208,17 +219,9 @@ async fn bound_token_without_proof_is_a_typed_challenge_error() {
     let token = client_credentials_grant(&config, &[("scope", "read")], Some(&dpop))
         .await
         .unwrap();
-    let err = fetch_protected_resource(
-        &config,
-        token.access_token(),
-        Method::GET,
-        server.resource_url(),
-        HeaderMap::new(),
-        None,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = get_resource(&config, &server, &token, None)
+        .await
+        .unwrap_err();
     let e = err.oauth_error().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(
         (e.error.as_str(), e.status.as_u16()),
@@ -229,17 +232,9 @@ async fn bound_token_without_proof_is_a_typed_challenge_error() {
     assert!(challenge.algs().contains(&"ES256"));
     // Another key than the one the token is bound to is refused too.
     let other = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
-    let err = fetch_protected_resource(
-        &config,
-        token.access_token(),
-        Method::GET,
-        server.resource_url(),
-        HeaderMap::new(),
-        None,
-        Some(&other),
-    )
-    .await
-    .unwrap_err();
+    let err = get_resource(&config, &server, &token, Some(&other))
+        .await
+        .unwrap_err();
     assert_eq!(err.oauth_error().unwrap().error, "invalid_token");
 }
 
@@ -249,17 +244,7 @@ async fn bearer_tokens_and_refused_headers() {
     let token = client_credentials_grant(&config, &[("scope", "read")], None)
         .await
         .unwrap();
-    let response = fetch_protected_resource(
-        &config,
-        token.access_token(),
-        Method::GET,
-        server.resource_url(),
-        HeaderMap::new(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let response = get_resource(&config, &server, &token, None).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(server.requests().last().unwrap().headers["authorization"]
         .to_str()
