@@ -7,6 +7,7 @@
 //! private keys, assertions and tokens are never copied into an error.
 
 use std::fmt;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use url::Url;
@@ -24,7 +25,7 @@ pub(crate) const BODY_SNIPPET_LEN: usize = 512;
 /// Match on the variant, or ask the predicates ([`Error::is_oauth`],
 /// [`Error::is_retryable`], …). Variants with much data box it so the error
 /// stays small.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The authorization server answered with an OAuth error
@@ -80,9 +81,10 @@ pub enum Error {
     Transport {
         /// The URL that was requested.
         url: Option<Url>,
-        /// The underlying HTTP client error.
+        /// The underlying HTTP client error (shared, so the error is `Clone`:
+        /// a token manager hands one failure to every waiting caller).
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
 
     /// A URL was refused because it is not `https:` (or, with
@@ -324,7 +326,10 @@ impl Error {
         if source.is_timeout() {
             Error::Timeout { url }
         } else {
-            Error::Transport { url, source }
+            Error::Transport {
+                url,
+                source: Arc::new(source),
+            }
         }
     }
 
@@ -386,8 +391,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_is_send_sync_and_small() {
-        fn assert_send_sync<T: Send + Sync>() {}
+    fn error_is_send_sync_clone_and_small() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
         assert_send_sync::<Error>();
         // Boxed variants keep the error a few words wide.
         assert!(std::mem::size_of::<Error>() <= 128);

@@ -90,6 +90,8 @@ mod metadata;
 mod request;
 mod resource;
 mod response;
+mod token_manager;
+mod token_store;
 mod www_authenticate;
 
 #[cfg(feature = "testing")]
@@ -116,6 +118,11 @@ pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
 pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
 pub use resource::fetch_protected_resource;
 pub use response::{process_token_response, TokenEndpointResponse, TokenType};
+pub use token_manager::{
+    TokenFetcher, TokenManager, TokenManagerBuilder, TokenManagerStats, DEFAULT_REFRESH_SKEW,
+    DEFAULT_TOKEN_LIFETIME,
+};
+pub use token_store::{BoxFuture, InMemoryTokenStore, TokenStore};
 pub use www_authenticate::{parse_www_authenticate, Challenge};
 
 /// The OAuth vocabulary of the `oauth2` crate, used in this crate's API.

@@ -207,6 +207,15 @@ impl TokenEndpointResponse {
         &self.extra
     }
 
+    /// A copy to share with other instances: the access token and its
+    /// metadata, without the refresh and ID tokens.
+    pub(crate) fn without_refresh_and_id_token(&self) -> Self {
+        let mut shared = self.clone();
+        shared.refresh_token = None;
+        shared.id_token = None;
+        shared
+    }
+
     /// Validates a token response body per RFC 6749 §5.1, taking
     /// `received_at` as the receipt time.
     pub(crate) fn from_json(

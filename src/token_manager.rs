@@ -1,0 +1,870 @@
+//! [`TokenManager`]: client credentials tokens for service-to-service calls,
+//! cached, refreshed ahead of expiry, fetched by one request at a time, and
+//! optionally shared through a [`TokenStore`].
+//!
+//! The hot path — a cached token with time to spare — is one atomic load of
+//! the current entry (`arc-swap`), one clock read and one reference-count
+//! increment: no lock, no allocation.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Configuration;
+use crate::dpop::DPoPHandle;
+use crate::error::{Error, Result};
+use crate::grant::client_credentials_grant;
+use crate::jose::{b64url, sha256};
+use crate::response::TokenEndpointResponse;
+use crate::token_store::{BoxFuture, TokenStore};
+
+/// Default time before expiry at which a token is refreshed.
+pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
+/// Default lifetime assumed for a token the server sent without `expires_in`.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// OAuth errors after which asking again with the same request cannot help
+/// (RFC 6749 §5.2): the manager does not retry them in the background.
+const PERMANENT_ERRORS: [&str; 4] = [
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+];
+
+type OnUpdate = Arc<dyn Fn(&TokenEndpointResponse) + Send + Sync>;
+type Provider = Arc<
+    dyn Fn(
+            Option<Arc<TokenEndpointResponse>>,
+            TokenFetcher,
+        ) -> BoxFuture<'static, Result<TokenEndpointResponse>>
+        + Send
+        + Sync,
+>;
+
+/// Builds a [`TokenManager`]; see [`TokenManager::builder`]. Setters never
+/// fail; a bad parameter shows up as the error of the first token request.
+#[must_use]
+pub struct TokenManagerBuilder {
+    config: Configuration,
+    params: Vec<(String, String)>,
+    dpop: Option<DPoPHandle>,
+    refresh_skew: Duration,
+    default_lifetime: Duration,
+    background_jitter: Option<Duration>,
+    on_update: Option<OnUpdate>,
+    provider: Option<Provider>,
+    store: Option<Arc<dyn TokenStore>>,
+    clock: Option<Arc<dyn Clock>>,
+    backoff: (Duration, Duration),
+}
+
+impl fmt::Debug for TokenManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManagerBuilder")
+            .field("config", &self.config)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("dpop", &self.dpop)
+            .field("refresh_skew", &self.refresh_skew)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManagerBuilder {
+    /// The `scope` to request (replaces an earlier one).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.params.retain(|(k, _)| k != "scope");
+        self.params.push(("scope".into(), scope.into()));
+        self
+    }
+
+    /// A `resource` indicator (RFC 8707); call again for several.
+    pub fn resource(self, resource: impl Into<String>) -> Self {
+        self.param("resource", resource)
+    }
+
+    /// Any other request parameter (repeatable).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Requests DPoP-bound tokens with this handle.
+    pub fn dpop(mut self, dpop: DPoPHandle) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
+    /// How long before expiry a token is refreshed (default 30 s). Capped at
+    /// half the token's lifetime, so a 20-second token is refreshed after 10.
+    /// This is also the margin for clock differences with the servers that
+    /// check the token.
+    pub fn refresh_skew(mut self, skew: Duration) -> Self {
+        self.refresh_skew = skew;
+        self
+    }
+
+    /// How long a token the server sent without `expires_in` is kept
+    /// (default 5 minutes).
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Refreshes in a background task before the refresh time, earlier by a
+    /// random amount up to `jitter`, so a fleet of instances does not
+    /// refresh in lockstep. Off by default: then the first caller inside the
+    /// refresh window triggers the refresh. The task ends when the last
+    /// clone of the manager is dropped.
+    pub fn background_refresh(mut self, jitter: Duration) -> Self {
+        self.background_jitter = Some(jitter);
+        self
+    }
+
+    /// Called with every newly issued token (not with tokens loaded from a
+    /// store or handed over with [`TokenManager::set_token`]), e.g. to
+    /// persist it.
+    pub fn on_update(mut self, f: impl Fn(&TokenEndpointResponse) + Send + Sync + 'static) -> Self {
+        self.on_update = Some(Arc::new(f));
+        self
+    }
+
+    /// Decides how a token is obtained when one is needed: called with the
+    /// last token (if any) and a [`TokenFetcher`]; return a token loaded from
+    /// your own storage, or `fetcher.fetch().await` for a new one.
+    ///
+    /// ```
+    /// # use oidckit::{TokenManager, Configuration};
+    /// # fn f(config: Configuration) {
+    /// let tokens = TokenManager::builder(config)
+    ///     .token_provider(|last, fetcher| async move {
+    ///         // e.g. read a token another process saved, if still valid …
+    ///         match last {
+    ///             Some(t) if t.expires_in().is_some_and(|d| d.as_secs() > 60) => Ok((*t).clone()),
+    ///             _ => fetcher.fetch().await,
+    ///         }
+    ///     })
+    ///     .build();
+    /// # }
+    /// ```
+    pub fn token_provider<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Option<Arc<TokenEndpointResponse>>, TokenFetcher) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<TokenEndpointResponse>> + Send + 'static,
+    {
+        self.provider = Some(Arc::new(move |last, fetcher| Box::pin(f(last, fetcher))));
+        self
+    }
+
+    /// Shares tokens through `store` (see [`TokenStore`]): an
+    /// [`InMemoryTokenStore`](crate::InMemoryTokenStore) for managers in one
+    /// process, a `RedisTokenStore` (feature `redis`) for a fleet.
+    pub fn store(mut self, store: impl TokenStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Like [`store`](Self::store), for a store shared with other managers.
+    pub fn shared_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock (default: the configuration's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Backoff between background retries after a failed refresh while the
+    /// old token is still valid: `initial`, doubling up to `max` (defaults
+    /// 1 s and 60 s).
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff = (initial, max);
+        self
+    }
+
+    /// Builds the manager. With background refresh, the task starts here if
+    /// called inside a Tokio runtime, else on the first [`TokenManager::token`].
+    pub fn build(self) -> TokenManager {
+        let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
+        let store_key = store_key(&self.config, &self.params, self.dpop.as_ref());
+        let lock_ttl = self.config.timeout() + Duration::from_secs(5);
+        let manager = TokenManager {
+            inner: Arc::new(Inner {
+                config: self.config,
+                params: self.params,
+                dpop: self.dpop,
+                refresh_skew: self.refresh_skew,
+                default_lifetime: self.default_lifetime,
+                background_jitter: self.background_jitter,
+                on_update: self.on_update,
+                provider: self.provider,
+                store: self.store,
+                store_key,
+                lock_ttl,
+                clock,
+                backoff: self.backoff,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                refreshing: AtomicBool::new(false),
+                retry_not_before: AtomicU64::new(0),
+                failures_in_row: AtomicU64::new(0),
+                background_started: AtomicBool::new(false),
+                stats: Stats::default(),
+            }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            manager.start_background();
+        }
+        manager
+    }
+}
+
+/// Client credentials tokens for service-to-service calls: cached, refreshed
+/// ahead of expiry, one request at a time however many callers, and
+/// optionally shared with other instances through a [`TokenStore`].
+///
+/// Cheap to clone (clones share everything); `Send + Sync`.
+///
+/// ```
+/// use std::time::Duration;
+/// use oidckit::testing::{MockAuthorizationServer, MockClient};
+/// use oidckit::{ClientAuth, Configuration, TokenManager};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = MockAuthorizationServer::builder()
+/// #     .client(MockClient::client_secret_basic("svc", "s3cr3t")).start().await?;
+/// # let config = Configuration::builder(server.server_metadata(), "svc", ClientAuth::client_secret_basic("s3cr3t"))
+/// #     .allow_insecure_requests(true).build()?;
+/// let tokens = TokenManager::builder(config)
+///     .scope("read")
+///     .refresh_skew(Duration::from_secs(30))
+///     .build();
+/// let first = tokens.token().await?;
+/// let again = tokens.token().await?; // cached: no request
+/// assert_eq!(first.access_token().secret(), again.access_token().secret());
+/// assert_eq!(tokens.stats().refreshes, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("issuer", &self.inner.config.issuer())
+            .field("client_id", &self.inner.config.client_id().as_str())
+            .field("store", &self.inner.store)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of a [`TokenManager`], for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenManagerStats {
+    /// Calls answered from the cache.
+    pub hits: u64,
+    /// Calls that found no usable token and waited for one.
+    pub misses: u64,
+    /// Refreshes started (each is at most one token request, or a token
+    /// taken from the store).
+    pub refreshes: u64,
+    /// Refreshes that failed.
+    pub failures: u64,
+}
+
+/// Hands a [`token_provider`](TokenManagerBuilder::token_provider) the way to
+/// fetch a new token with the manager's configuration, parameters and DPoP
+/// handle.
+#[derive(Clone)]
+pub struct TokenFetcher {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TokenFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenFetcher").finish_non_exhaustive()
+    }
+}
+
+impl TokenFetcher {
+    /// Requests a new token (the client credentials grant), and calls the
+    /// manager's `on_update` hook with it.
+    pub async fn fetch(&self) -> Result<TokenEndpointResponse> {
+        let inner = &self.inner;
+        let token =
+            client_credentials_grant(&inner.config, &inner.params, inner.dpop.as_ref()).await?;
+        if let Some(on_update) = &inner.on_update {
+            on_update(&token);
+        }
+        Ok(token)
+    }
+}
+
+struct Inner {
+    config: Configuration,
+    params: Vec<(String, String)>,
+    dpop: Option<DPoPHandle>,
+    refresh_skew: Duration,
+    default_lifetime: Duration,
+    background_jitter: Option<Duration>,
+    on_update: Option<OnUpdate>,
+    provider: Option<Provider>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_key: String,
+    lock_ttl: Duration,
+    clock: Arc<dyn Clock>,
+    backoff: (Duration, Duration),
+    /// The token being served, with its refresh and expiry times.
+    current: ArcSwapOption<Entry>,
+    /// The refresh in flight, which every caller needing a token waits on.
+    flight: Mutex<Option<Flight>>,
+    refreshing: AtomicBool,
+    /// Unix milliseconds before which the refresh window does not start
+    /// another attempt (backoff after a failure).
+    retry_not_before: AtomicU64,
+    failures_in_row: AtomicU64,
+    background_started: AtomicBool,
+    stats: Stats,
+}
+
+/// A refresh in flight: its result, once there, for every waiter.
+type Flight = watch::Receiver<Option<Result<Arc<Entry>>>>;
+
+/// A served token and when to refresh it.
+struct Entry {
+    token: Arc<TokenEndpointResponse>,
+    refresh_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl TokenManager {
+    /// A builder for a manager of client credentials tokens for `config`.
+    pub fn builder(config: Configuration) -> TokenManagerBuilder {
+        TokenManagerBuilder {
+            config,
+            params: Vec::new(),
+            dpop: None,
+            refresh_skew: DEFAULT_REFRESH_SKEW,
+            default_lifetime: DEFAULT_TOKEN_LIFETIME,
+            background_jitter: None,
+            on_update: None,
+            provider: None,
+            store: None,
+            clock: None,
+            backoff: (Duration::from_secs(1), Duration::from_secs(60)),
+        }
+    }
+
+    /// A valid token: the cached one while it has more than the refresh skew
+    /// left; inside the skew window still the cached one while a single
+    /// refresh runs in the background; otherwise, after the one refresh in
+    /// flight (which every waiting caller shares, success or error).
+    pub async fn token(&self) -> Result<Arc<TokenEndpointResponse>> {
+        if let Some(token) = self.cached() {
+            return Ok(token);
+        }
+        self.inner.stats.misses.increment();
+        tracing::debug!(target: "oidckit::token_manager", "cache miss");
+        self.start_background();
+        self.await_refresh().await
+    }
+
+    /// The cached token if it is usable now, without waiting; starts a
+    /// refresh when the token is inside the refresh window.
+    pub fn cached(&self) -> Option<Arc<TokenEndpointResponse>> {
+        let inner = &*self.inner;
+        let guard = inner.current.load();
+        let entry = guard.as_ref()?;
+        let now = inner.clock.now();
+        if now < entry.refresh_at {
+            inner.stats.hits.increment();
+            tracing::trace!(target: "oidckit::token_manager", "cache hit");
+            return Some(entry.token.clone());
+        }
+        if now < entry.expires_at {
+            inner.stats.hits.increment();
+            self.refresh_ahead(now);
+            return Some(entry.token.clone());
+        }
+        None
+    }
+
+    /// Fetches a new token now (joining a refresh already in flight), e.g.
+    /// after a resource server rejected the current one.
+    pub async fn force_refresh(&self) -> Result<Arc<TokenEndpointResponse>> {
+        self.await_refresh().await
+    }
+
+    /// Drops the cached token (and the stored one, if it is the same), so
+    /// the next call fetches a new one.
+    pub async fn invalidate(&self) {
+        if let Some(entry) = self.inner.current.swap(None) {
+            self.remove_from_store(&entry.token).await;
+        }
+    }
+
+    /// Drops the cached token only if it is `access_token` — the one a
+    /// resource server rejected — and not a newer one another task already
+    /// fetched.
+    pub async fn invalidate_token(&self, access_token: &str) {
+        let current = self.inner.current.load_full();
+        if let Some(entry) = current {
+            if entry.token.access_token().secret() == access_token {
+                let swapped = self
+                    .inner
+                    .current
+                    .compare_and_swap(&Some(entry.clone()), None);
+                if swapped.as_ref().is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                    self.remove_from_store(&entry.token).await;
+                }
+            }
+        }
+    }
+
+    /// Hands the manager a token obtained elsewhere; it is served (and
+    /// saved to the store) like a fetched one.
+    pub async fn set_token(&self, token: TokenEndpointResponse) {
+        let token = Arc::new(token);
+        self.inner.install(token.clone());
+        self.inner.save_to_store(&token).await;
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> TokenManagerStats {
+        let s = &self.inner.stats;
+        TokenManagerStats {
+            hits: s.hits.get(),
+            misses: s.misses.get(),
+            refreshes: s.refreshes.get(),
+            failures: s.failures.get(),
+        }
+    }
+
+    /// The DPoP handle tokens are bound to, if any.
+    pub fn dpop(&self) -> Option<&DPoPHandle> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Configuration {
+        &self.inner.config
+    }
+
+    /// Inside the refresh window: start one refresh unless one runs or the
+    /// last one failed too recently.
+    fn refresh_ahead(&self, now: SystemTime) {
+        let inner = &self.inner;
+        if inner.refreshing.load(Ordering::Acquire) {
+            return;
+        }
+        if millis(now) < inner.retry_not_before.load(Ordering::Acquire) {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return; // called outside a runtime: the next async call refreshes
+        }
+        tracing::debug!(target: "oidckit::token_manager", "refreshing ahead of expiry");
+        drop(self.flight());
+    }
+
+    async fn await_refresh(&self) -> Result<Arc<TokenEndpointResponse>> {
+        let mut rx = self.flight();
+        let result = match rx.wait_for(Option::is_some).await {
+            Ok(result) => result.clone(),
+            Err(_) => None,
+        };
+        match result {
+            Some(Ok(entry)) => Ok(entry.token.clone()),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::InvalidConfiguration(
+                "the token refresh task ended without a result".into(),
+            )),
+        }
+    }
+
+    /// Joins the refresh in flight, or starts one in its own task (so a
+    /// caller that gives up does not cancel it for the others).
+    fn flight(&self) -> Flight {
+        let mut slot = self.inner.flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rx) = &*slot {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(None);
+        *slot = Some(rx.clone());
+        self.inner.refreshing.store(true, Ordering::Release);
+        drop(slot);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let result = inner.refresh().await;
+            *inner.flight.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            inner.refreshing.store(false, Ordering::Release);
+            let _ = tx.send(Some(result));
+        });
+        rx
+    }
+
+    fn start_background(&self) {
+        let Some(jitter) = self.inner.background_jitter else {
+            return;
+        };
+        if self.inner.background_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(background_refresh(weak, jitter));
+    }
+
+    async fn remove_from_store(&self, token: &TokenEndpointResponse) {
+        if let Some(store) = &self.inner.store {
+            if let Err(e) = store
+                .remove(&self.inner.store_key, token.access_token().secret())
+                .await
+            {
+                tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unavailable");
+            }
+        }
+    }
+}
+
+/// Refreshes before the refresh time, earlier by a random part of `jitter`.
+async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
+    loop {
+        let wait = {
+            let Some(inner) = weak.upgrade() else { return };
+            let now = inner.clock.now();
+            match inner.current.load_full() {
+                Some(entry) => {
+                    let until = entry.refresh_at.duration_since(now).unwrap_or_default();
+                    until.saturating_sub(random_fraction(jitter))
+                }
+                None => Duration::ZERO,
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let manager = TokenManager { inner };
+        // Wait out the backoff of a failed attempt before trying again.
+        let not_before = manager.inner.retry_not_before.load(Ordering::Acquire);
+        let now = millis(manager.inner.clock.now());
+        if now < not_before {
+            drop(manager);
+            tokio::time::sleep(Duration::from_millis(not_before - now)).await;
+            continue;
+        }
+        let result = manager.await_refresh().await;
+        if let Err(e) = result {
+            tracing::warn!(target: "oidckit::token_manager", error = %e, "background refresh failed");
+        }
+    }
+}
+
+impl Inner {
+    /// One refresh: from the store if another instance has a fresh token,
+    /// else from the server (via the provider hook, if any).
+    async fn refresh(self: &Arc<Self>) -> Result<Arc<Entry>> {
+        self.stats.refreshes.increment();
+        let last = self.current.load_full().map(|e| e.token.clone());
+        match self.obtain(last).await {
+            Ok(token) => {
+                self.failures_in_row.store(0, Ordering::Release);
+                self.retry_not_before.store(0, Ordering::Release);
+                tracing::debug!(target: "oidckit::token_manager", "token refreshed");
+                Ok(self.install(Arc::new(token)))
+            }
+            Err(e) => {
+                self.stats.failures.increment();
+                self.schedule_retry(&e);
+                tracing::warn!(target: "oidckit::token_manager", error = %e, "token refresh failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// After a failure: back off exponentially; a permanent error is not
+    /// retried in the background at all (the next caller after expiry tries).
+    fn schedule_retry(&self, error: &Error) {
+        let now = self.clock.now();
+        let permanent = error
+            .oauth_error()
+            .is_some_and(|e| PERMANENT_ERRORS.contains(&e.error.as_str()));
+        let (initial, max) = self.backoff;
+        let not_before = if permanent {
+            // Not again while the old token lasts, and never sooner than
+            // the longest backoff.
+            let expiry = self.current.load().as_ref().map(|entry| entry.expires_at);
+            expiry.map_or(now + max, |at| at.max(now + max))
+        } else {
+            let n = self.failures_in_row.fetch_add(1, Ordering::AcqRel).min(16) as u32;
+            now + initial.saturating_mul(1 << n).min(max)
+        };
+        self.retry_not_before
+            .store(millis(not_before), Ordering::Release);
+    }
+
+    async fn obtain(
+        self: &Arc<Self>,
+        last: Option<Arc<TokenEndpointResponse>>,
+    ) -> Result<TokenEndpointResponse> {
+        let Some(store) = &self.store else {
+            return self.fetch(last).await;
+        };
+        let key = &self.store_key;
+        match store.load(key).await {
+            Ok(Some(token)) if self.is_fresh(&token) => {
+                tracing::debug!(target: "oidckit::token_manager", "token taken from the store");
+                return Ok(token);
+            }
+            Ok(_) => {}
+            Err(e) => return self.fetch_without_store(last, &e).await,
+        }
+        let lock = match store.try_lock(&format!("{key}:lock"), self.lock_ttl).await {
+            Ok(lock) => lock,
+            Err(e) => return self.fetch_without_store(last, &e).await,
+        };
+        match lock {
+            Some(owner) => {
+                // Another instance may have saved a token between the load
+                // and the lock.
+                let stored = store.load(key).await.ok().flatten();
+                let result = match stored {
+                    Some(token) if self.is_fresh(&token) => Ok(token),
+                    _ => {
+                        let fetched = self.fetch(last).await;
+                        if let Ok(token) = &fetched {
+                            self.save_to_store(token).await;
+                        }
+                        fetched
+                    }
+                };
+                if let Err(e) = store.unlock(&format!("{key}:lock"), &owner).await {
+                    tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unlock failed");
+                }
+                result
+            }
+            None => self.wait_for_other_instance(last).await,
+        }
+    }
+
+    /// Another instance holds the fetch lock: poll the store for its token
+    /// (bounded by the lock's lifetime), then fetch ourselves.
+    async fn wait_for_other_instance(
+        self: &Arc<Self>,
+        last: Option<Arc<TokenEndpointResponse>>,
+    ) -> Result<TokenEndpointResponse> {
+        let store = self.store.as_ref().expect("called with a store");
+        let deadline = tokio::time::Instant::now() + self.lock_ttl;
+        let mut pause = Duration::from_millis(10);
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+            match store.load(&self.store_key).await {
+                Ok(Some(token)) if self.is_fresh(&token) => return Ok(token),
+                Ok(_) => {}
+                Err(e) => return self.fetch_without_store(last, &e).await,
+            }
+        }
+        tracing::warn!(target: "oidckit::token_manager", "no token from the instance holding the lock; fetching");
+        let token = self.fetch(last).await?;
+        self.save_to_store(&token).await;
+        Ok(token)
+    }
+
+    async fn fetch_without_store(
+        self: &Arc<Self>,
+        last: Option<Arc<TokenEndpointResponse>>,
+        error: &Error,
+    ) -> Result<TokenEndpointResponse> {
+        tracing::warn!(target: "oidckit::token_manager", error = %error, "token store unavailable; fetching without it");
+        self.fetch(last).await
+    }
+
+    async fn fetch(
+        self: &Arc<Self>,
+        last: Option<Arc<TokenEndpointResponse>>,
+    ) -> Result<TokenEndpointResponse> {
+        let fetcher = TokenFetcher {
+            inner: self.clone(),
+        };
+        match &self.provider {
+            Some(provider) => provider(last, fetcher).await,
+            None => fetcher.fetch().await,
+        }
+    }
+
+    async fn save_to_store(&self, token: &TokenEndpointResponse) {
+        let Some(store) = &self.store else { return };
+        let Some(ttl) = token.expires_in().filter(|d| !d.is_zero()) else {
+            return;
+        };
+        let shared = token.without_refresh_and_id_token();
+        if let Err(e) = store.save(&self.store_key, &shared, ttl).await {
+            tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unavailable; token not shared");
+        }
+    }
+
+    /// Whether a stored token can be served without refreshing at once.
+    fn is_fresh(&self, token: &TokenEndpointResponse) -> bool {
+        let (refresh_at, _) = self.times(token);
+        self.clock.now() < refresh_at
+    }
+
+    /// When to refresh `token` and when it expires.
+    fn times(&self, token: &TokenEndpointResponse) -> (SystemTime, SystemTime) {
+        let now = self.clock.now();
+        let expires_at = token
+            .expires_at()
+            .unwrap_or_else(|| now + self.default_lifetime);
+        let lifetime = token
+            .lifetime()
+            .unwrap_or_else(|| expires_at.duration_since(now).unwrap_or_default());
+        let skew = self.refresh_skew.min(lifetime / 2);
+        let refresh_at = expires_at.checked_sub(skew).unwrap_or(expires_at);
+        (refresh_at, expires_at)
+    }
+
+    fn install(&self, token: Arc<TokenEndpointResponse>) -> Arc<Entry> {
+        let (refresh_at, expires_at) = self.times(&token);
+        let entry = Arc::new(Entry {
+            token,
+            refresh_at,
+            expires_at,
+        });
+        self.current.store(Some(entry.clone()));
+        entry
+    }
+}
+
+/// The store key: namespaced by issuer, client id, the request parameters
+/// and the DPoP key (a DPoP-bound token is useless without its key), hashed;
+/// never a secret.
+fn store_key(
+    config: &Configuration,
+    params: &[(String, String)],
+    dpop: Option<&DPoPHandle>,
+) -> String {
+    let mut material = String::new();
+    for part in [config.issuer(), config.client_id().as_str()] {
+        material.push_str(part);
+        material.push('\0');
+    }
+    let mut sorted: Vec<_> = params.iter().collect();
+    sorted.sort();
+    for (k, v) in sorted {
+        material.push_str(k);
+        material.push('=');
+        material.push_str(v);
+        material.push('\0');
+    }
+    if let Some(dpop) = dpop {
+        material.push_str(dpop.thumbprint());
+    }
+    let digest = sha256(material.as_bytes())
+        .map(|d| b64url(&d))
+        .unwrap_or_default();
+    format!("oidckit:token:v1:{digest}")
+}
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A uniformly random duration in `[0, max)`.
+fn random_fraction(max: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        return Duration::ZERO;
+    }
+    let fraction = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
+    max.mul_f64(fraction)
+}
+
+/// Counters striped over cache lines, so concurrent callers on the hot path
+/// do not all write one shared line.
+#[derive(Default)]
+struct Stats {
+    hits: StripedCounter,
+    misses: StripedCounter,
+    refreshes: StripedCounter,
+    failures: StripedCounter,
+}
+
+const STRIPES: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
+#[derive(Default)]
+struct StripedCounter([Padded; STRIPES]);
+
+thread_local! {
+    static STRIPE: usize = {
+        // A per-thread slot, spread by the address of a thread-local.
+        let local = 0u8;
+        (&local as *const u8 as usize >> 6) % STRIPES
+    };
+}
+
+impl StripedCounter {
+    fn increment(&self) {
+        let i = STRIPE.with(|s| *s);
+        self.0[i].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<TokenManager>();
+        check::<TokenFetcher>();
+    }
+
+    #[test]
+    fn striped_counter_counts_across_threads() {
+        let c = Arc::new(StripedCounter::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || (0..1000).for_each(|_| c.increment()))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(c.get(), 4000);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..100 {
+            assert!(random_fraction(Duration::from_secs(10)) < Duration::from_secs(10));
+        }
+        assert_eq!(random_fraction(Duration::ZERO), Duration::ZERO);
+    }
+}

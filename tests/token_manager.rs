@@ -1,0 +1,460 @@
+//! The token manager against the mock server, with an injected clock:
+//! caching, refresh ahead of expiry, single flight, failures, hooks, stores.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
+use oidckit::{
+    ClientAuth, Configuration, DPoPHandle, InMemoryTokenStore, JwsAlgorithm, ManualClock,
+    TokenEndpointResponse, TokenManager, TokenStore,
+};
+use serde_json::json;
+
+const START: u64 = 2_000_000_000;
+
+struct Setup {
+    server: MockAuthorizationServer,
+    config: Configuration,
+    clock: ManualClock,
+}
+
+async fn setup_with(lifetime: Option<u64>) -> Setup {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .token_lifetime(lifetime)
+        .start()
+        .await
+        .unwrap();
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
+    let config = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .allow_insecure_requests(true)
+    .clock(Arc::new(clock.clone()))
+    .build()
+    .unwrap();
+    Setup {
+        server,
+        config,
+        clock,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(Some(3600)).await
+}
+
+fn secret(t: &TokenEndpointResponse) -> String {
+    t.access_token().secret().clone()
+}
+
+#[tokio::test]
+async fn cached_token_is_served_without_requests() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .scope("read")
+        .build();
+    let first = tokens.token().await.unwrap();
+    for _ in 0..100 {
+        assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    }
+    assert_eq!(s.server.token_request_count(), 1);
+    assert_eq!(
+        s.server.last_token_request().unwrap().param("scope"),
+        Some("read")
+    );
+    let stats = tokens.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.refreshes, stats.failures),
+        (100, 1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn refreshes_ahead_inside_the_skew_window_while_serving_the_old_token() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .refresh_skew(Duration::from_secs(30))
+        .build();
+    let first = tokens.token().await.unwrap();
+    s.clock.advance(Duration::from_secs(3569));
+    assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    assert_eq!(
+        s.server.token_request_count(),
+        1,
+        "31 s left: no refresh yet"
+    );
+    s.clock.advance(Duration::from_secs(2));
+    // Inside the window: many callers, all served the still-valid token.
+    for _ in 0..50 {
+        assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    }
+    // One refresh is in flight; joining it gives the new token.
+    let second = tokens.force_refresh().await.unwrap();
+    assert_ne!(secret(&second), secret(&first));
+    assert_eq!(s.server.token_request_count(), 2, "exactly one refresh");
+    assert_eq!(secret(&tokens.token().await.unwrap()), secret(&second));
+}
+
+#[tokio::test]
+async fn skew_is_capped_at_half_a_short_lifetime() {
+    let s = setup_with(Some(20)).await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    tokens.token().await.unwrap();
+    s.clock.advance(Duration::from_secs(9));
+    tokens.token().await.unwrap();
+    assert_eq!(
+        s.server.token_request_count(),
+        1,
+        "refresh at 10 s, not at -10 s"
+    );
+    s.clock.advance(Duration::from_secs(2));
+    tokens.token().await.unwrap();
+    tokens.force_refresh().await.unwrap();
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+#[tokio::test]
+async fn a_token_without_expires_in_is_kept_for_the_default_lifetime() {
+    let s = setup_with(None).await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .default_lifetime(Duration::from_secs(120))
+        .build();
+    let first = tokens.token().await.unwrap();
+    assert_eq!(first.expires_in(), None);
+    s.clock.advance(Duration::from_secs(89));
+    tokens.token().await.unwrap();
+    assert_eq!(s.server.token_request_count(), 1);
+    s.clock.advance(Duration::from_secs(60));
+    // Past the default lifetime: a new token is fetched before answering.
+    let second = tokens.token().await.unwrap();
+    assert_ne!(secret(&second), secret(&first));
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_callers_on_an_empty_cache_cause_one_request() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    // Slow the token endpoint so every caller arrives while it is in flight.
+    s.server
+        .fail_next_token_request(Fault::Delay(Duration::from_millis(300)));
+    let callers: Vec<_> = (0..10_000)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await.map(|t| secret(&t)) })
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for caller in callers {
+        seen.insert(caller.await.unwrap().unwrap());
+    }
+    assert_eq!(seen.len(), 1, "every caller got the same token");
+    assert_eq!(
+        s.server.token_request_count(),
+        1,
+        "exactly one token request"
+    );
+    // Expire it: again one request for all.
+    s.clock.advance(Duration::from_secs(3601));
+    s.server
+        .fail_next_token_request(Fault::Delay(Duration::from_millis(300)));
+    let callers: Vec<_> = (0..10_000)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await.map(|t| secret(&t)) })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap().unwrap();
+    }
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_serving_the_valid_token_and_backs_off() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .retry_backoff(Duration::from_secs(5), Duration::from_secs(60))
+        .build();
+    let first = tokens.token().await.unwrap();
+    s.clock.advance(Duration::from_secs(3575));
+    s.server.fail_next_token_request(Fault::json(
+        503,
+        json!({"error": "temporarily_unavailable"}),
+    ));
+    assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    // Wait for that refresh to finish (it fails); the old token is still served.
+    let err = tokens.force_refresh().await.unwrap_err();
+    assert_eq!(err.oauth_error().unwrap().error, "temporarily_unavailable");
+    assert_eq!(s.server.token_request_count(), 2);
+    let before = s.server.token_request_count();
+    assert_eq!(tokens.stats().failures, 1);
+    for _ in 0..20 {
+        assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    }
+    tokio::task::yield_now().await;
+    assert_eq!(
+        s.server.token_request_count(),
+        before,
+        "no retry before the backoff ends"
+    );
+    s.clock.advance(Duration::from_secs(6));
+    tokens.token().await.unwrap();
+    let second = tokens.force_refresh().await.unwrap();
+    assert_ne!(secret(&second), secret(&first));
+}
+
+#[tokio::test]
+async fn once_expired_every_waiter_gets_the_error_and_the_next_call_tries_again() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    s.server
+        .fail_next_token_request(Fault::json(500, json!({"error": "server_error"})));
+    let waiters: Vec<_> = (0..50)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    for w in waiters {
+        let err = w.await.unwrap().unwrap_err();
+        assert_eq!(err.oauth_error().unwrap().error, "server_error");
+    }
+    assert_eq!(
+        s.server.token_request_count(),
+        1,
+        "one request, its error shared"
+    );
+    tokens.token().await.unwrap();
+    assert_eq!(s.server.token_request_count(), 2, "failures are not cached");
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried_in_a_loop() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .retry_backoff(Duration::from_secs(1), Duration::from_secs(10))
+        .build();
+    tokens.token().await.unwrap();
+    s.clock.advance(Duration::from_secs(3575));
+    s.server
+        .fail_next_token_request(Fault::json(401, json!({"error": "invalid_client"})));
+    tokens.token().await.unwrap();
+    let _ = tokens.force_refresh().await;
+    let after_failure = s.server.token_request_count();
+    // Well past every backoff, still inside the token's life: no new attempt.
+    for _ in 0..5 {
+        s.clock.advance(Duration::from_secs(4));
+        tokens.token().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(s.server.token_request_count(), after_failure);
+    // Once expired, the next call tries again.
+    s.clock.advance(Duration::from_secs(60));
+    tokens.token().await.unwrap();
+    assert_eq!(s.server.token_request_count(), after_failure + 1);
+}
+
+#[tokio::test]
+async fn invalidate_and_force_refresh() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    let first = tokens.token().await.unwrap();
+    tokens.invalidate_token("not-the-current-token").await;
+    assert_eq!(secret(&tokens.token().await.unwrap()), secret(&first));
+    tokens.invalidate_token(first.access_token().secret()).await;
+    let second = tokens.token().await.unwrap();
+    assert_ne!(secret(&second), secret(&first));
+    tokens.invalidate().await;
+    let third = tokens.token().await.unwrap();
+    let fourth = tokens.force_refresh().await.unwrap();
+    assert_ne!(secret(&third), secret(&fourth));
+    assert_eq!(s.server.token_request_count(), 4);
+}
+
+#[tokio::test]
+async fn on_update_sees_every_newly_issued_token() {
+    let s = setup().await;
+    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = saved.clone();
+    let tokens = TokenManager::builder(s.config.clone())
+        .on_update(move |t| sink.lock().unwrap().push(serde_json::to_string(t).unwrap()))
+        .build();
+    tokens.token().await.unwrap();
+    tokens.token().await.unwrap();
+    tokens.force_refresh().await.unwrap();
+    let saved = saved.lock().unwrap();
+    assert_eq!(saved.len(), 2);
+    // The saved form keeps the absolute expiry.
+    let stored: serde_json::Value = serde_json::from_str(&saved[0]).unwrap();
+    assert_eq!(stored["expires_at"], START + 3600);
+}
+
+#[tokio::test]
+async fn a_token_provider_loads_a_stored_token_that_knows_its_remaining_life() {
+    let s = setup().await;
+    // A token saved an hour ago by another process, valid for two hours.
+    let stored = json!({"access_token": "stored-token", "token_type": "Bearer",
+                        "expires_in": 7200, "expires_at": START + 3600});
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let tokens = TokenManager::builder(s.config.clone())
+        .token_provider(move |last, fetcher| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let stored = stored.clone();
+            async move {
+                if n == 0 {
+                    assert!(last.is_none());
+                    Ok(serde_json::from_value::<TokenEndpointResponse>(stored).unwrap())
+                } else {
+                    assert_eq!(last.unwrap().access_token().secret(), "stored-token");
+                    fetcher.fetch().await
+                }
+            }
+        })
+        .build();
+    let t = tokens.token().await.unwrap();
+    assert_eq!(t.access_token().secret(), "stored-token");
+    assert_eq!(
+        t.expires_at(),
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(START + 3600))
+    );
+    assert_eq!(s.server.token_request_count(), 0);
+    // It has an hour left, so it is refreshed 30 s before that, not 2 h on.
+    s.clock.advance(Duration::from_secs(3575));
+    tokens.token().await.unwrap();
+    let fresh = tokens.force_refresh().await.unwrap();
+    assert_ne!(fresh.access_token().secret(), "stored-token");
+    assert_eq!(s.server.token_request_count(), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn set_token_hands_over_a_token_obtained_elsewhere() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    let handed: TokenEndpointResponse = serde_json::from_value(
+        json!({"access_token": "elsewhere", "token_type": "Bearer", "expires_in": 600, "expires_at": START + 600}),
+    )
+    .unwrap();
+    tokens.set_token(handed).await;
+    assert_eq!(
+        tokens.token().await.unwrap().access_token().secret(),
+        "elsewhere"
+    );
+    assert_eq!(s.server.token_request_count(), 0);
+}
+
+#[tokio::test]
+async fn managers_sharing_a_store_make_one_request_per_expiry() {
+    let s = setup().await;
+    let store: Arc<dyn TokenStore> = Arc::new(InMemoryTokenStore::new());
+    let managers: Vec<_> = (0..3)
+        .map(|_| {
+            TokenManager::builder(s.config.clone())
+                .scope("read")
+                .shared_store(store.clone())
+                .build()
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for m in &managers {
+        seen.insert(secret(&m.token().await.unwrap()));
+    }
+    assert_eq!(seen.len(), 1);
+    assert_eq!(s.server.token_request_count(), 1);
+    s.clock.advance(Duration::from_secs(3601));
+    for m in &managers {
+        m.token().await.unwrap();
+    }
+    assert_eq!(s.server.token_request_count(), 2);
+    // Different parameters are a different token.
+    let other = TokenManager::builder(s.config.clone())
+        .scope("write")
+        .shared_store(store.clone())
+        .build();
+    other.token().await.unwrap();
+    assert_eq!(s.server.token_request_count(), 3);
+}
+
+#[tokio::test]
+async fn dpop_bound_tokens_with_required_nonces() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .require_dpop_nonce(true)
+        .start()
+        .await
+        .unwrap();
+    let config = support::config(&server, "svc", ClientAuth::client_secret_basic("s3cr3t"));
+    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let tokens = TokenManager::builder(config).dpop(dpop.clone()).build();
+    let t = tokens.token().await.unwrap();
+    assert!(t.token_type().is_dpop());
+    assert_eq!(
+        server.token_binding(t.access_token().secret()).as_deref(),
+        Some(dpop.thumbprint())
+    );
+    tokens.force_refresh().await.unwrap();
+    assert_eq!(
+        server.token_request_count(),
+        3,
+        "one nonce retry, then the cached nonce"
+    );
+}
+
+/// A clock that follows Tokio's (pausable) time.
+#[derive(Debug)]
+struct TokioClock(tokio::time::Instant, SystemTime);
+
+impl oidckit::Clock for TokioClock {
+    fn now(&self) -> SystemTime {
+        self.1 + self.0.elapsed()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_refresh_renews_before_expiry_without_callers() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .token_lifetime(Some(600))
+        .start()
+        .await
+        .unwrap();
+    let clock = Arc::new(TokioClock(tokio::time::Instant::now(), SystemTime::now()));
+    let config = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .allow_insecure_requests(true)
+    .clock(clock)
+    .build()
+    .unwrap();
+    let tokens = TokenManager::builder(config)
+        .refresh_skew(Duration::from_secs(60))
+        .background_refresh(Duration::from_secs(30))
+        .build();
+    let first = tokens.token().await.unwrap();
+    // Tokio's paused clock jumps ahead whenever every task waits.
+    tokio::time::sleep(Duration::from_secs(600 - 60 - 31)).await;
+    assert_eq!(
+        secret(&tokens.token().await.unwrap()),
+        secret(&first),
+        "not before refresh_at - jitter"
+    );
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let renewed = tokens.cached().expect("a token is cached");
+    assert_ne!(
+        secret(&renewed),
+        secret(&first),
+        "renewed in the background"
+    );
+    assert!(renewed.expires_in().unwrap() > Duration::from_secs(500));
+}
