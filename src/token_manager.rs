@@ -6,9 +6,10 @@
 //! the current entry (`arc-swap`), one clock read and one reference-count
 //! increment: no lock, no allocation.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -215,6 +216,7 @@ impl TokenManagerBuilder {
                 clock,
                 backoff: self.backoff,
                 current: ArcSwapOption::empty(),
+                generation: AtomicU64::new(0),
                 flight: Mutex::new(None),
                 refreshing: AtomicBool::new(false),
                 retry_not_before: AtomicU64::new(0),
@@ -332,6 +334,8 @@ struct Inner {
     backoff: (Duration, Duration),
     /// The token being served, with its refresh and expiry times.
     current: ArcSwapOption<Entry>,
+    /// Bumped after every change of `current`.
+    generation: AtomicU64,
     /// The refresh in flight, which every caller needing a token waits on.
     flight: Mutex<Option<Flight>>,
     refreshing: AtomicBool,
@@ -341,6 +345,22 @@ struct Inner {
     failures_in_row: AtomicU64,
     background_started: AtomicBool,
     stats: Stats,
+}
+
+/// How many managers' entries a thread keeps copies of.
+const LOCAL_ENTRIES_MAX: usize = 16;
+
+/// A thread's copy of a manager's current entry.
+struct LocalEntry {
+    manager: usize,
+    generation: u64,
+    refresh_at: SystemTime,
+    expires_at: SystemTime,
+    token: Arc<TokenEndpointResponse>,
+}
+
+thread_local! {
+    static LOCAL_ENTRIES: RefCell<Vec<LocalEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A refresh in flight: its result, once there, for every waiter.
@@ -389,20 +409,54 @@ impl TokenManager {
     /// refresh when the token is inside the refresh window.
     pub fn cached(&self) -> Option<Arc<TokenEndpointResponse>> {
         let inner = &*self.inner;
-        let guard = inner.current.load();
-        let entry = guard.as_ref()?;
+        let (token, refresh_at, expires_at) = self.local_entry()?;
         let now = inner.clock.now();
-        if now < entry.refresh_at {
+        if now < refresh_at {
             inner.stats.hits.increment();
             tracing::trace!(target: "oidckit::token_manager", "cache hit");
-            return Some(entry.token.clone());
+            return Some(token);
         }
-        if now < entry.expires_at {
+        if now < expires_at {
             inner.stats.hits.increment();
             self.refresh_ahead(now);
-            return Some(entry.token.clone());
+            return Some(token);
         }
         None
+    }
+
+    /// The current entry as this thread's copy. Each thread serves its own
+    /// `Arc` of the token (copied once per thread per refresh), so callers
+    /// on different cores never write the same reference count; a shared
+    /// generation number, only read on the hot path, tells when the copy is
+    /// stale.
+    fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime)> {
+        let inner = &*self.inner;
+        let id = Arc::as_ptr(&self.inner) as usize;
+        let generation = inner.generation.load(Ordering::Acquire);
+        LOCAL_ENTRIES.with(|cell| {
+            let mut local = cell.borrow_mut();
+            if let Some(e) = local
+                .iter()
+                .find(|e| e.manager == id && e.generation == generation)
+            {
+                return Some((e.token.clone(), e.refresh_at, e.expires_at));
+            }
+            let guard = inner.current.load();
+            let entry = guard.as_ref()?;
+            let token = Arc::new((*entry.token).clone());
+            local.retain(|e| e.manager != id);
+            if local.len() >= LOCAL_ENTRIES_MAX {
+                local.remove(0);
+            }
+            local.push(LocalEntry {
+                manager: id,
+                generation,
+                refresh_at: entry.refresh_at,
+                expires_at: entry.expires_at,
+                token: token.clone(),
+            });
+            Some((token, entry.refresh_at, entry.expires_at))
+        })
     }
 
     /// Fetches a new token now (joining a refresh already in flight), e.g.
@@ -414,7 +468,9 @@ impl TokenManager {
     /// Drops the cached token (and the stored one, if it is the same), so
     /// the next call fetches a new one.
     pub async fn invalidate(&self) {
-        if let Some(entry) = self.inner.current.swap(None) {
+        let previous = self.inner.current.swap(None);
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(entry) = previous {
             self.remove_from_store(&entry.token).await;
         }
     }
@@ -431,6 +487,7 @@ impl TokenManager {
                     .current
                     .compare_and_swap(&Some(entry.clone()), None);
                 if swapped.as_ref().is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                    self.inner.generation.fetch_add(1, Ordering::AcqRel);
                     self.remove_from_store(&entry.token).await;
                 }
             }
@@ -748,6 +805,7 @@ impl Inner {
             expires_at,
         });
         self.current.store(Some(entry.clone()));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         entry
     }
 }
@@ -817,12 +875,11 @@ struct Padded(AtomicU64);
 #[derive(Default)]
 struct StripedCounter([Padded; STRIPES]);
 
+/// Hands threads their stripes in turn, so two busy threads never share one.
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
-    static STRIPE: usize = {
-        // A per-thread slot, spread by the address of a thread-local.
-        let local = 0u8;
-        (&local as *const u8 as usize >> 6) % STRIPES
-    };
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
 }
 
 impl StripedCounter {
