@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: OpenSSL headers for josekit/native-tls, Node for the
-# oidc-provider interop server. Installed only when missing.
+# oidc-provider interop server, redis-server for the shared token store
+# tests. Installed only when missing.
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""

@@ -118,6 +118,11 @@ pub enum Error {
     /// A key could not be read, or a JWT could not be signed.
     #[error("JOSE error: {0}")]
     Jose(String),
+
+    /// A [`TokenStore`](crate::TokenStore) failed (e.g. Redis is down). A
+    /// token manager logs these and carries on without the store.
+    #[error("token store error: {0}")]
+    TokenStore(String),
 }
 
 /// An OAuth error response
@@ -299,7 +304,7 @@ impl Error {
         let retryable_status =
             |s: StatusCode| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS;
         match self {
-            Error::Timeout { .. } => true,
+            Error::Timeout { .. } | Error::TokenStore(_) => true,
             // A request that could not even be built, or a redirect policy
             // error, fails the same way next time.
             Error::Transport { source, .. } => !(source.is_builder() || source.is_redirect()),

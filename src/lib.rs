@@ -87,6 +87,9 @@ mod grant;
 mod http;
 mod jose;
 mod metadata;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+mod redis_store;
 mod request;
 mod resource;
 mod response;
@@ -115,6 +118,9 @@ pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
 pub use grant::{client_credentials_grant, client_credentials_grant_with};
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
 pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_store::RedisTokenStore;
 pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
 pub use resource::fetch_protected_resource;
 pub use response::{process_token_response, TokenEndpointResponse, TokenType};
