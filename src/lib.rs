@@ -87,6 +87,9 @@ mod grant;
 mod http;
 mod jose;
 mod metadata;
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+mod middleware;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis_store;
@@ -118,6 +121,9 @@ pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
 pub use grant::{client_credentials_grant, client_credentials_grant_with};
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
 pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub use middleware::TokenMiddleware;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisTokenStore;

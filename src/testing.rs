@@ -431,6 +431,12 @@ impl MockAuthorizationServer {
             .flatten()
     }
 
+    /// Forgets an issued access token, as if it were revoked: the resource
+    /// then answers 401 `invalid_token`.
+    pub fn revoke(&self, access_token: &str) {
+        self.state.issued.lock().expect("lock").remove(access_token);
+    }
+
     /// How many requests reached the token endpoint.
     pub fn token_request_count(&self) -> usize {
         self.state.token_requests.load(Ordering::SeqCst)

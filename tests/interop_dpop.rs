@@ -182,3 +182,56 @@ async fn a_client_registered_for_bound_tokens_needs_a_proof() {
         dpop.thumbprint()
     );
 }
+
+#[tokio::test]
+async fn a_token_manager_with_dpop_keeps_serving_across_a_forced_expiry() {
+    use oidckit::{ManualClock, TokenManager};
+    use std::time::{Duration, SystemTime};
+
+    let clock = ManualClock::new(SystemTime::now());
+    let config = discovery_with(
+        provider(Some("required")).issuer.clone(),
+        "dpop-post",
+        ClientAuth::client_secret_post("dpop-secret"),
+        DiscoveryOptions::new()
+            .allow_insecure_requests(true)
+            .clock(Arc::new(clock.clone())),
+    )
+    .await
+    .unwrap();
+    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let tokens = TokenManager::builder(config)
+        .scope("read")
+        .resource("urn:oidckit:api")
+        .dpop(dpop.clone())
+        .build();
+    let first = tokens.token().await.unwrap();
+    assert!(first.token_type().is_dpop());
+    assert_eq!(
+        claims(first.access_token().secret())["cnf"]["jkt"],
+        dpop.thumbprint()
+    );
+    assert_eq!(
+        tokens.token().await.unwrap().access_token().secret(),
+        first.access_token().secret()
+    );
+    // Past the token's lifetime (600 s on this provider): a new bound token.
+    clock.advance(Duration::from_secs(601));
+    let second = tokens.token().await.unwrap();
+    assert_ne!(
+        second.access_token().secret(),
+        first.access_token().secret()
+    );
+    assert_eq!(
+        claims(second.access_token().secret())["cnf"]["jkt"],
+        dpop.thumbprint()
+    );
+    // And once more, forced.
+    let third = tokens.force_refresh().await.unwrap();
+    assert_ne!(
+        third.access_token().secret(),
+        second.access_token().secret()
+    );
+    let stats = tokens.stats();
+    assert_eq!((stats.refreshes, stats.failures), (3, 0));
+}
