@@ -68,10 +68,23 @@
 //! [`build_token_request`] and [`process_token_response`] are the two halves
 //! of every grant, for callers who send requests with their own HTTP stack.
 //!
+//! ## Service-to-service: the token manager
+//!
+//! [`TokenManager`] caches client credentials tokens (lock-free reads),
+//! refreshes them ahead of expiry with one request however many callers,
+//! and can share them across a fleet through a [`TokenStore`].
+//!
+//! ## DPoP
+//!
+//! [`DPoPHandle`] binds tokens to a key (RFC 9449); pass it to any grant,
+//! to [`fetch_protected_resource`] or to the token manager.
+//!
 //! ## Optional features
 //!
 //! - `testing`: [`testing::MockAuthorizationServer`], an in-process
 //!   authorization server for tests and examples.
+//! - `redis`: `RedisTokenStore`, tokens shared by a fleet through Redis.
+//! - `middleware`: `TokenMiddleware` for `reqwest-middleware` clients.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::all)]
@@ -149,4 +162,5 @@ pub use url::Url;
 #[doc = include_str!("../README.md")]
 #[doc = include_str!("../docs/client-authentication.md")]
 #[doc = include_str!("../docs/dpop.md")]
+#[doc = include_str!("../docs/token-manager.md")]
 struct DocsDoctests;
