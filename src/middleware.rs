@@ -6,6 +6,7 @@ use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::error::Error;
+use crate::http::check_url;
 use crate::response::TokenEndpointResponse;
 use crate::token_manager::TokenManager;
 use crate::www_authenticate::challenges_from_headers;
@@ -14,6 +15,10 @@ use crate::www_authenticate::challenges_from_headers;
 /// a token from a [`TokenManager`]: `Authorization: Bearer <token>`, or
 /// `Authorization: DPoP <token>` plus a proof bound to the token when the
 /// manager has a DPoP handle.
+///
+/// Tokens are attached only to `https:` URLs (or `http:` ones when the
+/// manager's configuration allows insecure requests); others fail with
+/// [`Error::InsecureUrl`](crate::Error::InsecureUrl).
 ///
 /// On a 401 whose challenge says `invalid_token`, it invalidates that token
 /// once and retries once with a new one; on a resource server's
@@ -46,6 +51,12 @@ impl TokenMiddleware {
         mut request: Request,
         token: &TokenEndpointResponse,
     ) -> Result<Request, Error> {
+        // Tokens go only where the configuration allows requests: https:,
+        // or http: with insecure requests allowed.
+        check_url(
+            request.url(),
+            self.tokens.config().allow_insecure_requests(),
+        )?;
         let dpop = self.tokens.dpop().filter(|_| token.token_type().is_dpop());
         let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
         let mut value =

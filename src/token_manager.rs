@@ -199,7 +199,9 @@ impl TokenManagerBuilder {
     pub fn build(self) -> TokenManager {
         let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
         let store_key = store_key(&self.config, &self.params, self.dpop.as_ref());
-        let lock_ttl = self.config.timeout() + Duration::from_secs(5);
+        // A fetch may take two requests (a DPoP nonce retry), each up to the
+        // timeout; the lock must outlive it.
+        let lock_ttl = self.config.timeout() * 2 + Duration::from_secs(5);
         let manager = TokenManager {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -213,6 +215,7 @@ impl TokenManagerBuilder {
                 store: self.store,
                 store_key,
                 lock_ttl,
+                id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
                 clock,
                 backoff: self.backoff,
                 current: ArcSwapOption::empty(),
@@ -330,6 +333,9 @@ struct Inner {
     store: Option<Arc<dyn TokenStore>>,
     store_key: String,
     lock_ttl: Duration,
+    /// Unique per manager for the life of the process (unlike its address,
+    /// which a later manager may reuse): keys the per-thread copies.
+    id: u64,
     clock: Arc<dyn Clock>,
     backoff: (Duration, Duration),
     /// The token being served, with its refresh and expiry times.
@@ -347,12 +353,15 @@ struct Inner {
     stats: Stats,
 }
 
+/// Ids of managers, never reused.
+static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
+
 /// How many managers' entries a thread keeps copies of.
 const LOCAL_ENTRIES_MAX: usize = 16;
 
 /// A thread's copy of a manager's current entry.
 struct LocalEntry {
-    manager: usize,
+    manager: u64,
     generation: u64,
     refresh_at: SystemTime,
     expires_at: SystemTime,
@@ -361,6 +370,35 @@ struct LocalEntry {
 
 thread_local! {
     static LOCAL_ENTRIES: RefCell<Vec<LocalEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Ends a flight however its task ends: with its result, or — if the task
+/// panicked or was dropped with its runtime — with an error, so waiters are
+/// released and the next call starts a new flight.
+struct FlightGuard {
+    inner: Arc<Inner>,
+    tx: Option<watch::Sender<Option<Result<Arc<Entry>>>>>,
+}
+
+impl FlightGuard {
+    fn finish(&mut self, result: Result<Arc<Entry>>) {
+        *self.inner.flight.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.inner.refreshing.store(false, Ordering::Release);
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Some(result));
+        }
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            self.finish(Err(Error::InvalidConfiguration(
+                "the token refresh was interrupted (a hook panicked or the runtime shut down)"
+                    .into(),
+            )));
+        }
+    }
 }
 
 /// A refresh in flight: its result, once there, for every waiter.
@@ -396,20 +434,23 @@ impl TokenManager {
     /// refresh runs in the background; otherwise, after the one refresh in
     /// flight (which every waiting caller shares, success or error).
     pub async fn token(&self) -> Result<Arc<TokenEndpointResponse>> {
+        // Read before looking: if a refresh lands in between, the flight
+        // sees the generation moved and serves the new token.
+        let seen = self.inner.generation.load(Ordering::Acquire);
         if let Some(token) = self.cached() {
             return Ok(token);
         }
         self.inner.stats.misses.increment();
         tracing::debug!(target: "oidckit::token_manager", "cache miss");
         self.start_background();
-        self.await_refresh().await
+        self.await_refresh(Some(seen)).await
     }
 
     /// The cached token if it is usable now, without waiting; starts a
     /// refresh when the token is inside the refresh window.
     pub fn cached(&self) -> Option<Arc<TokenEndpointResponse>> {
         let inner = &*self.inner;
-        let (token, refresh_at, expires_at) = self.local_entry()?;
+        let (token, refresh_at, expires_at, generation) = self.local_entry()?;
         let now = inner.clock.now();
         if now < refresh_at {
             inner.stats.hits.increment();
@@ -418,7 +459,7 @@ impl TokenManager {
         }
         if now < expires_at {
             inner.stats.hits.increment();
-            self.refresh_ahead(now);
+            self.refresh_ahead(now, generation);
             return Some(token);
         }
         None
@@ -429,9 +470,9 @@ impl TokenManager {
     /// on different cores never write the same reference count; a shared
     /// generation number, only read on the hot path, tells when the copy is
     /// stale.
-    fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime)> {
+    fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime, u64)> {
         let inner = &*self.inner;
-        let id = Arc::as_ptr(&self.inner) as usize;
+        let id = inner.id;
         let generation = inner.generation.load(Ordering::Acquire);
         LOCAL_ENTRIES.with(|cell| {
             let mut local = cell.borrow_mut();
@@ -439,12 +480,13 @@ impl TokenManager {
                 .iter()
                 .find(|e| e.manager == id && e.generation == generation)
             {
-                return Some((e.token.clone(), e.refresh_at, e.expires_at));
+                return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
             }
+            // Stale: drop this manager's old copy before anything else.
+            local.retain(|e| e.manager != id);
             let guard = inner.current.load();
             let entry = guard.as_ref()?;
             let token = Arc::new((*entry.token).clone());
-            local.retain(|e| e.manager != id);
             if local.len() >= LOCAL_ENTRIES_MAX {
                 local.remove(0);
             }
@@ -455,14 +497,15 @@ impl TokenManager {
                 expires_at: entry.expires_at,
                 token: token.clone(),
             });
-            Some((token, entry.refresh_at, entry.expires_at))
+            Some((token, entry.refresh_at, entry.expires_at, generation))
         })
     }
 
     /// Fetches a new token now (joining a refresh already in flight), e.g.
-    /// after a resource server rejected the current one.
+    /// after a resource server rejected the current one. The current token
+    /// is not taken back from the store.
     pub async fn force_refresh(&self) -> Result<Arc<TokenEndpointResponse>> {
-        self.await_refresh().await
+        self.await_refresh(None).await
     }
 
     /// Drops the cached token (and the stored one, if it is the same), so
@@ -525,7 +568,7 @@ impl TokenManager {
 
     /// Inside the refresh window: start one refresh unless one runs or the
     /// last one failed too recently.
-    fn refresh_ahead(&self, now: SystemTime) {
+    fn refresh_ahead(&self, now: SystemTime, seen: u64) {
         let inner = &self.inner;
         if inner.refreshing.load(Ordering::Acquire) {
             return;
@@ -537,11 +580,14 @@ impl TokenManager {
             return; // called outside a runtime: the next async call refreshes
         }
         tracing::debug!(target: "oidckit::token_manager", "refreshing ahead of expiry");
-        drop(self.flight());
+        drop(self.flight(Some(seen)));
     }
 
-    async fn await_refresh(&self) -> Result<Arc<TokenEndpointResponse>> {
-        let mut rx = self.flight();
+    /// Waits for the refresh in flight (starting one if needed). With
+    /// `seen`, the generation the caller found stale: if the entry changed
+    /// since and is fresh, it is served without another refresh.
+    async fn await_refresh(&self, seen: Option<u64>) -> Result<Arc<TokenEndpointResponse>> {
+        let mut rx = self.flight(seen);
         let result = match rx.wait_for(Option::is_some).await {
             Ok(result) => result.clone(),
             Err(_) => None,
@@ -557,21 +603,36 @@ impl TokenManager {
 
     /// Joins the refresh in flight, or starts one in its own task (so a
     /// caller that gives up does not cancel it for the others).
-    fn flight(&self) -> Flight {
-        let mut slot = self.inner.flight.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(rx) = &*slot {
+    fn flight(&self, seen: Option<u64>) -> Flight {
+        let inner = &self.inner;
+        let mut slot = inner.flight.lock().unwrap_or_else(|e| e.into_inner());
+        // A flight whose task is gone (a panic in a hook, a runtime shut
+        // down) is not joined: its sender is dropped.
+        if let Some(rx) = slot.as_ref().filter(|rx| rx.has_changed().is_ok()) {
             return rx.clone();
+        }
+        if let Some(seen) = seen {
+            if inner.generation.load(Ordering::Acquire) != seen {
+                if let Some(entry) = inner.current.load_full() {
+                    if inner.clock.now() < entry.refresh_at {
+                        return watch::channel(Some(Ok(entry))).1;
+                    }
+                }
+            }
         }
         let (tx, rx) = watch::channel(None);
         *slot = Some(rx.clone());
-        self.inner.refreshing.store(true, Ordering::Release);
+        inner.refreshing.store(true, Ordering::Release);
+        inner.stats.refreshes.increment();
         drop(slot);
-        let inner = self.inner.clone();
+        let guard = FlightGuard {
+            inner: inner.clone(),
+            tx: Some(tx),
+        };
         tokio::spawn(async move {
-            let result = inner.refresh().await;
-            *inner.flight.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            inner.refreshing.store(false, Ordering::Release);
-            let _ = tx.send(Some(result));
+            let mut guard = guard;
+            let result = guard.inner.refresh().await;
+            guard.finish(result);
         });
         rx
     }
@@ -599,18 +660,26 @@ impl TokenManager {
     }
 }
 
-/// Refreshes before the refresh time, earlier by a random part of `jitter`.
+/// Refreshes before the refresh time, earlier by a random part of `jitter`
+/// (at most half the time left), and never more often than the initial
+/// backoff, even for tokens that expire at once.
 async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
+    let mut refreshed = false;
     loop {
         let wait = {
             let Some(inner) = weak.upgrade() else { return };
             let now = inner.clock.now();
-            match inner.current.load_full() {
+            let wait = match inner.current.load_full() {
                 Some(entry) => {
                     let until = entry.refresh_at.duration_since(now).unwrap_or_default();
-                    until.saturating_sub(random_fraction(jitter))
+                    until.saturating_sub(random_fraction(jitter.min(until / 2)))
                 }
                 None => Duration::ZERO,
+            };
+            if refreshed {
+                wait.max(inner.backoff.0)
+            } else {
+                wait
             }
         };
         if !wait.is_zero() {
@@ -626,7 +695,8 @@ async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
             tokio::time::sleep(Duration::from_millis(not_before - now)).await;
             continue;
         }
-        let result = manager.await_refresh().await;
+        let result = manager.await_refresh(None).await;
+        refreshed = true;
         if let Err(e) = result {
             tracing::warn!(target: "oidckit::token_manager", error = %e, "background refresh failed");
         }
@@ -637,7 +707,6 @@ impl Inner {
     /// One refresh: from the store if another instance has a fresh token,
     /// else from the server (via the provider hook, if any).
     async fn refresh(self: &Arc<Self>) -> Result<Arc<Entry>> {
-        self.stats.refreshes.increment();
         let last = self.current.load_full().map(|e| e.token.clone());
         match self.obtain(last).await {
             Ok(token) => {
@@ -685,63 +754,55 @@ impl Inner {
         };
         let key = &self.store_key;
         match store.load(key).await {
-            Ok(Some(token)) if self.is_fresh(&token) => {
+            Ok(Some(token)) if self.adoptable(&token, last.as_deref()) => {
                 tracing::debug!(target: "oidckit::token_manager", "token taken from the store");
                 return Ok(token);
             }
             Ok(_) => {}
             Err(e) => return self.fetch_without_store(last, &e).await,
         }
-        let lock = match store.try_lock(&format!("{key}:lock"), self.lock_ttl).await {
-            Ok(lock) => lock,
-            Err(e) => return self.fetch_without_store(last, &e).await,
-        };
-        match lock {
-            Some(owner) => {
-                // Another instance may have saved a token between the load
-                // and the lock.
-                let stored = store.load(key).await.ok().flatten();
-                let result = match stored {
-                    Some(token) if self.is_fresh(&token) => Ok(token),
-                    _ => {
-                        let fetched = self.fetch(last).await;
-                        if let Ok(token) = &fetched {
-                            self.save_to_store(token).await;
-                        }
-                        fetched
-                    }
-                };
-                if let Err(e) = store.unlock(&format!("{key}:lock"), &owner).await {
-                    tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unlock failed");
-                }
-                result
-            }
-            None => self.wait_for_other_instance(last).await,
-        }
-    }
-
-    /// Another instance holds the fetch lock: poll the store for its token
-    /// (bounded by the lock's lifetime), then fetch ourselves.
-    async fn wait_for_other_instance(
-        self: &Arc<Self>,
-        last: Option<Arc<TokenEndpointResponse>>,
-    ) -> Result<TokenEndpointResponse> {
-        let store = self.store.as_ref().expect("called with a store");
+        // Take the fetch lock, or wait for the instance holding it: poll
+        // the store for its token and retry the lock (so a holder that
+        // fails fast hands over at once), bounded by the lock's lifetime.
+        let lock_key = format!("{key}:lock");
         let deadline = tokio::time::Instant::now() + self.lock_ttl;
         let mut pause = Duration::from_millis(10);
-        while tokio::time::Instant::now() < deadline {
+        let owner = loop {
+            match store.try_lock(&lock_key, self.lock_ttl).await {
+                Ok(Some(owner)) => break Some(owner),
+                Ok(None) => {}
+                Err(e) => return self.fetch_without_store(last, &e).await,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(target: "oidckit::token_manager", "no token from the instance holding the lock; fetching");
+                break None;
+            }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(250));
-            match store.load(&self.store_key).await {
-                Ok(Some(token)) if self.is_fresh(&token) => return Ok(token),
+            match store.load(key).await {
+                Ok(Some(token)) if self.adoptable(&token, last.as_deref()) => return Ok(token),
                 Ok(_) => {}
                 Err(e) => return self.fetch_without_store(last, &e).await,
             }
+        };
+        // Another instance may have saved a token between the load and the lock.
+        let stored = store.load(key).await.ok().flatten();
+        let result = match stored {
+            Some(token) if self.adoptable(&token, last.as_deref()) => Ok(token),
+            _ => {
+                let fetched = self.fetch(last).await;
+                if let Ok(token) = &fetched {
+                    self.save_to_store(token).await;
+                }
+                fetched
+            }
+        };
+        if let Some(owner) = owner {
+            if let Err(e) = store.unlock(&lock_key, &owner).await {
+                tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unlock failed");
+            }
         }
-        tracing::warn!(target: "oidckit::token_manager", "no token from the instance holding the lock; fetching");
-        let token = self.fetch(last).await?;
-        self.save_to_store(&token).await;
-        Ok(token)
+        result
     }
 
     async fn fetch_without_store(
@@ -775,6 +836,19 @@ impl Inner {
         if let Err(e) = store.save(&self.store_key, &shared, ttl).await {
             tracing::warn!(target: "oidckit::token_manager", error = %e, "token store unavailable; token not shared");
         }
+    }
+
+    /// Whether a stored token can be taken instead of fetching: fresh, and
+    /// not the token being replaced (which a resource server may have
+    /// rejected, or `invalidate` dropped).
+    fn adoptable(
+        &self,
+        token: &TokenEndpointResponse,
+        last: Option<&TokenEndpointResponse>,
+    ) -> bool {
+        let replaced =
+            last.is_some_and(|l| l.access_token().secret() == token.access_token().secret());
+        !replaced && self.is_fresh(token)
     }
 
     /// Whether a stored token can be served without refreshing at once.

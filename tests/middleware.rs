@@ -84,3 +84,32 @@ async fn dpop_proofs_and_resource_server_nonces() {
         .starts_with("DPoP "));
     assert!(last.headers.contains_key("dpop"));
 }
+
+#[tokio::test]
+async fn tokens_never_go_to_plain_http_unless_allowed() {
+    let server = server(false).await;
+    let config = oidckit::Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .build()
+    .unwrap();
+    let tokens = TokenManager::builder(config).build();
+    tokens
+        .set_token(
+            serde_json::from_value(
+                serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 60}),
+            )
+            .unwrap(),
+        )
+        .await;
+    let err = client(tokens)
+        .get(server.resource_url())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("https"), "{err}");
+    let paths: Vec<_> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths.is_empty(), "nothing was sent: {paths:?} {err:?}");
+}

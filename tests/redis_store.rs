@@ -221,3 +221,34 @@ async fn a_manager_starts_even_if_redis_is_down_from_the_start() {
     tokens.token().await.unwrap();
     assert_eq!(server.token_request_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_while_the_lock_is_held_fails_nothing() {
+    let mut redis = Redis::start();
+    let fleet = fleet(&redis).await;
+    // The lock holder's token request is slow; Redis dies meanwhile, so its
+    // save and unlock fail and the waiters lose the store mid-poll.
+    fleet
+        .server
+        .fail_next_token_request(oidckit::testing::Fault::Delay(Duration::from_millis(500)));
+    let pending = tokio::spawn({
+        let managers = fleet.managers.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for m in managers {
+                tasks.push(tokio::spawn(async move { m.token().await }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            results
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    redis.kill();
+    for result in pending.await.unwrap() {
+        result.expect("every instance still gets a token");
+    }
+    assert!(fleet.server.token_request_count() <= 3);
+}

@@ -458,3 +458,83 @@ async fn background_refresh_renews_before_expiry_without_callers() {
     );
     assert!(renewed.expires_in().unwrap() > Duration::from_secs(500));
 }
+
+#[tokio::test]
+async fn a_new_manager_never_serves_a_dropped_managers_token() {
+    let s = setup().await;
+    for round in 0..20 {
+        let a = TokenManager::builder(s.config.clone())
+            .scope(format!("a{round}"))
+            .build();
+        let a_token = secret(&a.token().await.unwrap());
+        a.token().await.unwrap();
+        drop(a);
+        let b = TokenManager::builder(s.config.clone())
+            .scope(format!("b{round}"))
+            .build();
+        let b_first = b.token().await.unwrap();
+        let b_again = b.token().await.unwrap();
+        assert_ne!(secret(&b_first), a_token, "round {round}");
+        assert_eq!(secret(&b_again), secret(&b_first), "round {round}");
+        assert_eq!(b_again.scope(), Some(format!("b{round}").as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_hook_does_not_break_the_manager() {
+    let s = setup().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let tokens = TokenManager::builder(s.config.clone())
+        .on_update(move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a hook bug");
+            }
+        })
+        .build();
+    let err = tokens.token().await.unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    // The next call starts a new refresh and succeeds.
+    tokens.token().await.unwrap();
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+#[tokio::test]
+async fn force_refresh_fetches_even_when_the_store_has_the_current_token() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone())
+        .store(InMemoryTokenStore::new())
+        .build();
+    let first = tokens.token().await.unwrap();
+    let second = tokens.force_refresh().await.unwrap();
+    assert_ne!(secret(&second), secret(&first));
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_refresh_of_instantly_expiring_tokens_is_rate_limited() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .token_lifetime(Some(0))
+        .start()
+        .await
+        .unwrap();
+    let clock = Arc::new(TokioClock(tokio::time::Instant::now(), SystemTime::now()));
+    let config = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .allow_insecure_requests(true)
+    .clock(clock)
+    .build()
+    .unwrap();
+    let tokens = TokenManager::builder(config)
+        .background_refresh(Duration::from_secs(30))
+        .retry_backoff(Duration::from_secs(1), Duration::from_secs(60))
+        .build();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let n = server.token_request_count();
+    assert!(n <= 12, "at most about one refresh a second, got {n}");
+    drop(tokens);
+}
