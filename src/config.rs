@@ -24,6 +24,34 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
 /// The `User-Agent` of the default HTTP client.
 pub(crate) const USER_AGENT: &str = concat!("oidckit/", env!("CARGO_PKG_VERSION"));
 
+/// The endpoints a client sends authenticated form requests to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Token,
+    Introspection,
+    Revocation,
+}
+
+impl Endpoint {
+    /// The server metadata member naming it.
+    pub(crate) fn metadata_name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token_endpoint",
+            Endpoint::Introspection => "introspection_endpoint",
+            Endpoint::Revocation => "revocation_endpoint",
+        }
+    }
+
+    /// Its name in tracing spans.
+    pub(crate) fn span_name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token",
+            Endpoint::Introspection => "introspection",
+            Endpoint::Revocation => "revocation",
+        }
+    }
+}
+
 /// The settings a [`ConfigurationBuilder`] and [`DiscoveryOptions`](crate::DiscoveryOptions)
 /// share.
 #[derive(Clone, Debug)]
@@ -400,15 +428,47 @@ impl Configuration {
     /// client metadata sets `use_mtls_endpoint_aliases` and the server has
     /// one (RFC 8705 §5), else `token_endpoint`.
     pub fn token_endpoint(&self) -> Result<&Url> {
+        self.endpoint(Endpoint::Token)
+    }
+
+    /// The introspection endpoint to use (RFC 7662; mTLS alias as for
+    /// [`token_endpoint`](Self::token_endpoint)).
+    pub fn introspection_endpoint(&self) -> Result<&Url> {
+        self.endpoint(Endpoint::Introspection)
+    }
+
+    /// The revocation endpoint to use (RFC 7009; mTLS alias as for
+    /// [`token_endpoint`](Self::token_endpoint)).
+    pub fn revocation_endpoint(&self) -> Result<&Url> {
+        self.endpoint(Endpoint::Revocation)
+    }
+
+    pub(crate) fn endpoint(&self, endpoint: Endpoint) -> Result<&Url> {
         let server = &self.inner.server;
-        let alias = self
+        let aliases = self
             .client_metadata()
             .use_mtls_endpoint_aliases
             .then_some(server.mtls_endpoint_aliases.as_ref())
-            .flatten()
-            .and_then(|a| a.token_endpoint.as_ref());
-        alias.or(server.token_endpoint.as_ref()).ok_or_else(|| {
-            Error::InvalidConfiguration("the server metadata has no token_endpoint".into())
+            .flatten();
+        let (alias, url) = match endpoint {
+            Endpoint::Token => (
+                aliases.and_then(|a| a.token_endpoint.as_ref()),
+                server.token_endpoint.as_ref(),
+            ),
+            Endpoint::Introspection => (
+                aliases.and_then(|a| a.introspection_endpoint.as_ref()),
+                server.introspection_endpoint.as_ref(),
+            ),
+            Endpoint::Revocation => (
+                aliases.and_then(|a| a.revocation_endpoint.as_ref()),
+                server.revocation_endpoint.as_ref(),
+            ),
+        };
+        alias.or(url).ok_or_else(|| {
+            Error::InvalidConfiguration(format!(
+                "the server metadata has no {}",
+                endpoint.metadata_name()
+            ))
         })
     }
 

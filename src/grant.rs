@@ -7,10 +7,12 @@
 
 use tracing::Instrument as _;
 
-use crate::config::Configuration;
+use oauth2::RefreshToken;
+
+use crate::config::{Configuration, Endpoint};
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
-use crate::http;
+use crate::http::{self, HttpResponse};
 use crate::request::{FormParam, RequestOptions, UnauthenticatedRequest};
 use crate::response::{process_token_response, TokenEndpointResponse};
 
@@ -68,9 +70,88 @@ where
     token_endpoint_request(config, "client_credentials", &[], params, dpop, options).await
 }
 
-/// The shared token request path of every grant: build, authenticate, add
-/// the DPoP proof, send, process; once more with a fresh proof and
-/// assertion if the server asks for a DPoP nonce (RFC 9449 §8), never more.
+/// The refresh token grant
+/// ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)): a new
+/// access token for a refresh token. The response may carry a new refresh
+/// token (rotation); use it next time.
+pub async fn refresh_token_grant<I>(
+    config: &Configuration,
+    refresh_token: &RefreshToken,
+    params: I,
+    dpop: Option<&DPoPHandle>,
+) -> Result<TokenEndpointResponse>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let owned = [("refresh_token", refresh_token.secret().as_str())];
+    token_endpoint_request(
+        config,
+        "refresh_token",
+        &owned,
+        params,
+        dpop,
+        &RequestOptions::default(),
+    )
+    .await
+}
+
+/// The JWT bearer grant
+/// ([RFC 7523 §2.1](https://www.rfc-editor.org/rfc/rfc7523#section-2.1)):
+/// a token for a JWT `assertion` (issued by a party the server trusts).
+pub async fn jwt_bearer_grant<I>(
+    config: &Configuration,
+    assertion: &str,
+    params: I,
+    dpop: Option<&DPoPHandle>,
+) -> Result<TokenEndpointResponse>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let owned = [("assertion", assertion)];
+    token_endpoint_request(
+        config,
+        JWT_BEARER_GRANT_TYPE,
+        &owned,
+        params,
+        dpop,
+        &RequestOptions::default(),
+    )
+    .await
+}
+
+/// The `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Any grant, e.g. an extension grant
+/// ([RFC 6749 §4.5](https://www.rfc-editor.org/rfc/rfc6749#section-4.5)):
+/// `grant_type` and `params` as given; the library still owns
+/// `grant_type` and the client authentication parameters.
+pub async fn generic_grant_request<I>(
+    config: &Configuration,
+    grant_type: &str,
+    params: I,
+    dpop: Option<&DPoPHandle>,
+) -> Result<TokenEndpointResponse>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    token_endpoint_request(
+        config,
+        grant_type,
+        &[],
+        params,
+        dpop,
+        &RequestOptions::default(),
+    )
+    .await
+}
+
+/// The shared token request path of every grant: the request with
+/// `grant_type` and the grant's own parameters, sent by
+/// [`authenticated_request`], processed into a token response.
 pub(crate) async fn token_endpoint_request<I>(
     config: &Configuration,
     grant_type: &str,
@@ -91,29 +172,73 @@ where
         dpop = dpop.is_some(),
     );
     async {
-        let request =
-            UnauthenticatedRequest::new(config, grant_type, grant_params, params, options)?;
-        let Some(dpop) = dpop else {
-            return send_token_request(config, request, None, options).await;
-        };
-        match send_token_request(config, request.clone(), Some(dpop), options).await {
-            Err(e) if e.is_dpop_nonce_error() => {
-                tracing::debug!("retrying once with the server's DPoP nonce");
-                send_token_request(config, request, Some(dpop), options).await
-            }
-            result => result,
+        if grant_type.is_empty() {
+            return Err(Error::InvalidInput("grant_type must not be empty".into()));
         }
+        let mut owned = Vec::with_capacity(1 + grant_params.len());
+        owned.push(("grant_type", grant_type));
+        owned.extend_from_slice(grant_params);
+        let request =
+            UnauthenticatedRequest::new(config, Endpoint::Token, &owned, params, options)?;
+        authenticated_request(
+            config,
+            Endpoint::Token,
+            request,
+            dpop,
+            options,
+            |response| {
+                let token = process_token_response(
+                    config,
+                    response.status,
+                    &response.headers,
+                    &response.body,
+                )?;
+                check_token_type(&token, dpop.is_some())?;
+                Ok(token)
+            },
+        )
+        .await
     }
     .instrument(span)
     .await
 }
 
-async fn send_token_request(
+/// The one request path of every authenticated form request (grants,
+/// introspection, revocation): client authentication, the DPoP proof, the
+/// transport rules, nonce bookkeeping, `process`; and once more with a fresh
+/// proof and a fresh client assertion if the server asks for a DPoP nonce
+/// (RFC 9449 §8), never more.
+pub(crate) async fn authenticated_request<T>(
     config: &Configuration,
+    endpoint: Endpoint,
     request: UnauthenticatedRequest,
     dpop: Option<&DPoPHandle>,
     options: &RequestOptions,
-) -> Result<TokenEndpointResponse> {
+    process: impl Fn(&HttpResponse) -> Result<T>,
+) -> Result<T> {
+    let attempt = |request| async {
+        let response = send_once(config, endpoint, request, dpop, options).await?;
+        process(&response).map_err(|e| e.with_response_context(&response.url, response.status))
+    };
+    let Some(_) = dpop else {
+        return attempt(request).await;
+    };
+    match attempt(request.clone()).await {
+        Err(e) if e.is_dpop_nonce_error() => {
+            tracing::debug!("retrying once with the server's DPoP nonce");
+            attempt(request).await
+        }
+        result => result,
+    }
+}
+
+async fn send_once(
+    config: &Configuration,
+    endpoint: Endpoint,
+    request: UnauthenticatedRequest,
+    dpop: Option<&DPoPHandle>,
+    options: &RequestOptions,
+) -> Result<HttpResponse> {
     let mut request = request.authenticate(config)?;
     if let Some(dpop) = dpop {
         request.add_dpop_proof(dpop)?;
@@ -121,18 +246,14 @@ async fn send_token_request(
     let response = http::execute(
         &config.transport(),
         request.into_reqwest(config.http_client())?,
-        "token",
+        endpoint.span_name(),
         options.timeout,
     )
     .await?;
     if let Some(dpop) = dpop {
         dpop.record_nonce(&response.url, &response.headers);
     }
-    let context = |e: Error| e.with_response_context(&response.url, response.status);
-    let token = process_token_response(config, response.status, &response.headers, &response.body)
-        .map_err(context)?;
-    check_token_type(&token, dpop.is_some()).map_err(context)?;
-    Ok(token)
+    Ok(response)
 }
 
 /// RFC 9449 §5: a request with a proof gets a `DPoP` token; a `DPoP` token

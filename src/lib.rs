@@ -98,17 +98,20 @@ mod dpop;
 mod error;
 mod grant;
 mod http;
+mod introspection;
 mod jose;
 mod metadata;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 mod middleware;
+mod mtls;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis_store;
 mod request;
 mod resource;
 mod response;
+mod token_exchange;
 mod token_manager;
 mod token_store;
 mod www_authenticate;
@@ -131,18 +134,26 @@ pub use discovery::{
 };
 pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
 pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
-pub use grant::{client_credentials_grant, client_credentials_grant_with};
+pub use grant::{
+    client_credentials_grant, client_credentials_grant_with, generic_grant_request,
+    jwt_bearer_grant, refresh_token_grant, JWT_BEARER_GRANT_TYPE,
+};
+pub use introspection::{token_introspection, token_revocation, IntrospectionResponse};
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
 pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use middleware::TokenMiddleware;
+pub use mtls::{
+    certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisTokenStore;
 pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
 pub use resource::fetch_protected_resource;
 pub use response::{process_token_response, TokenEndpointResponse, TokenType};
+pub use token_exchange::{token_exchange, token_types, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE};
 pub use token_manager::{
     TokenFetcher, TokenManager, TokenManagerBuilder, TokenManagerStats, DEFAULT_REFRESH_SKEW,
     DEFAULT_TOKEN_LIFETIME,

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION,
 use url::{form_urlencoded, Url};
 
 use crate::client_auth::AuthContext;
-use crate::config::Configuration;
+use crate::config::{Configuration, Endpoint};
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::http::check_url;
@@ -231,7 +231,17 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    UnauthenticatedRequest::new(config, grant_type, &[], params, options)?.authenticate(config)
+    if grant_type.is_empty() {
+        return Err(Error::InvalidInput("grant_type must not be empty".into()));
+    }
+    UnauthenticatedRequest::new(
+        config,
+        Endpoint::Token,
+        &[("grant_type", grant_type)],
+        params,
+        options,
+    )?
+    .authenticate(config)
 }
 
 /// A token request with its parameters and headers but not yet the client's
@@ -245,12 +255,13 @@ pub(crate) struct UnauthenticatedRequest {
 }
 
 impl UnauthenticatedRequest {
-    /// `grant_params` are the grant's own parameters (such as
-    /// `refresh_token`), which callers may not set either.
+    /// A request to `endpoint` with the library's own parameters first
+    /// (`grant_type` and the grant's, such as `refresh_token`; or `token` for
+    /// introspection), which callers may not set, then the caller's.
     pub(crate) fn new<I>(
         config: &Configuration,
-        grant_type: &str,
-        grant_params: &[(&str, &str)],
+        endpoint: Endpoint,
+        owned_params: &[(&str, &str)],
         params: I,
         options: &RequestOptions,
     ) -> Result<Self>
@@ -258,19 +269,15 @@ impl UnauthenticatedRequest {
         I: IntoIterator,
         I::Item: FormParam,
     {
-        let url = config.token_endpoint()?.clone();
+        let url = config.endpoint(endpoint)?.clone();
         check_url(&url, config.allow_insecure_requests())?;
-        if grant_type.is_empty() {
-            return Err(Error::InvalidInput("grant_type must not be empty".into()));
-        }
 
         let owned = |name: &str| {
-            LIBRARY_PARAMS.contains(&name) || grant_params.iter().any(|(k, _)| *k == name)
+            LIBRARY_PARAMS.contains(&name) || owned_params.iter().any(|(k, _)| *k == name)
         };
         // The body is encoded as it is assembled: no intermediate list.
         let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
-        form.append_pair("grant_type", grant_type);
-        form.extend_pairs(grant_params);
+        form.extend_pairs(owned_params);
         for param in params {
             refuse_library_param(param.name(), owned)?;
             form.append_pair(param.name(), param.value());

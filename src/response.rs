@@ -197,6 +197,11 @@ impl TokenEndpointResponse {
         self.id_token.as_deref()
     }
 
+    /// The `issued_token_type` of a token exchange response (RFC 8693 §2.2.1).
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.extra.get("issued_token_type").and_then(Value::as_str)
+    }
+
     /// Any other member of the response by name, e.g. `issued_token_type`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.extra.get(name)

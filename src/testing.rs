@@ -56,6 +56,17 @@ use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::jose::{random_b64url, JwsAlgorithm};
 use crate::metadata::ServerMetadata;
 
+/// Signs `claims` as a JWT with `key` (`kid` in the header when known): an
+/// assertion for [`jwt_bearer_grant`](crate::jwt_bearer_grant) tests.
+pub fn sign_jwt(key: &crate::PrivateKey, claims: Value) -> crate::Result<String> {
+    let Value::Object(claims) = claims else {
+        return Err(crate::Error::InvalidInput(
+            "claims must be a JSON object".into(),
+        ));
+    };
+    key.sign_jwt(Some("JWT"), &[], claims)
+}
+
 /// A client registered with the [`MockAuthorizationServer`], with the one
 /// authentication method it must use.
 #[derive(Clone)]
@@ -250,6 +261,8 @@ pub struct MockServerBuilder {
     token_type: String,
     clock: Arc<dyn Clock>,
     require_dpop_nonce: bool,
+    issue_refresh_tokens: bool,
+    extension_grants: Vec<String>,
 }
 
 impl MockServerBuilder {
@@ -294,6 +307,21 @@ impl MockServerBuilder {
         self
     }
 
+    /// Issues a refresh token with every token (default: only in answer to
+    /// the refresh token grant, which rotates them).
+    pub fn issue_refresh_tokens(mut self, issue: bool) -> Self {
+        self.issue_refresh_tokens = issue;
+        self
+    }
+
+    /// Accepts an extension `grant_type` (issuing a token for any request
+    /// with it). Client credentials, refresh token, token exchange and JWT
+    /// bearer are always supported.
+    pub fn extension_grant(mut self, grant_type: impl Into<String>) -> Self {
+        self.extension_grants.push(grant_type.into());
+        self
+    }
+
     /// The clock used to check assertion times (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -321,6 +349,10 @@ impl MockServerBuilder {
             discovery_faults: Mutex::new(VecDeque::new()),
             seen_jti: Mutex::new(HashSet::new()),
             require_dpop_nonce: self.require_dpop_nonce,
+            issue_refresh_tokens: self.issue_refresh_tokens,
+            extension_grants: self.extension_grants,
+            refresh_tokens: Mutex::new(HashSet::new()),
+            endpoint_faults: Mutex::new(VecDeque::new()),
             dpop_nonce: Mutex::new(random_b64url(16).unwrap_or_default()),
             seen_dpop_jti: Mutex::new(HashSet::new()),
             issued: Mutex::new(HashMap::new()),
@@ -378,6 +410,8 @@ impl MockAuthorizationServer {
             token_type: "Bearer".into(),
             clock: Arc::new(SystemClock),
             require_dpop_nonce: false,
+            issue_refresh_tokens: false,
+            extension_grants: Vec::new(),
         }
     }
 
@@ -464,6 +498,15 @@ impl MockAuthorizationServer {
             .push_back(fault);
     }
 
+    /// Answers the next introspection or revocation request with `fault`.
+    pub fn fail_next_endpoint_request(&self, fault: Fault) {
+        self.state
+            .endpoint_faults
+            .lock()
+            .expect("lock")
+            .push_back(fault);
+    }
+
     /// Answers the next discovery request with `fault` instead of normally.
     pub fn fail_next_discovery(&self, fault: Fault) {
         self.state
@@ -488,6 +531,10 @@ struct ServerState {
     discovery_faults: Mutex<VecDeque<Fault>>,
     seen_jti: Mutex<HashSet<String>>,
     require_dpop_nonce: bool,
+    issue_refresh_tokens: bool,
+    extension_grants: Vec<String>,
+    refresh_tokens: Mutex<HashSet<String>>,
+    endpoint_faults: Mutex<VecDeque<Fault>>,
     dpop_nonce: Mutex<String>,
     seen_dpop_jti: Mutex<HashSet<String>>,
     /// Issued access tokens and the thumbprint of the DPoP key each is bound to.
@@ -501,6 +548,8 @@ impl ServerState {
             "issuer": self.advertised_issuer.as_deref().unwrap_or(iss),
             "token_endpoint": format!("{iss}/token"),
             "jwks_uri": format!("{iss}/jwks"),
+            "introspection_endpoint": format!("{iss}/introspect"),
+            "revocation_endpoint": format!("{iss}/revoke"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "client_secret_jwt",
@@ -549,6 +598,14 @@ async fn handle(
             response
         };
         return respond(fault, normal).await;
+    }
+    if method == Method::POST && path == format!("{p}/introspect") {
+        let fault = state.endpoint_faults.lock().expect("lock").pop_front();
+        return respond(fault, || introspect(&state, &headers, &form)).await;
+    }
+    if method == Method::POST && path == format!("{p}/revoke") {
+        let fault = state.endpoint_faults.lock().expect("lock").pop_front();
+        return respond(fault, || revoke(&state, &headers, &form)).await;
     }
     if path == format!("{p}/resource") {
         let mut response = resource(&state, &method, &headers);
@@ -694,12 +751,50 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
             "one grant_type required",
         );
     }
-    if param("grant_type") != Some("client_credentials") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only client_credentials",
-        );
+    let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let mut extra = Map::new();
+    let mut token_type_override = None;
+    match param("grant_type").unwrap_or_default() {
+        "client_credentials" => {}
+        "refresh_token" => {
+            let rt = param("refresh_token").unwrap_or_default();
+            // Rotation: a refresh token works once.
+            if !state.refresh_tokens.lock().expect("lock").remove(rt) {
+                return invalid_grant("unknown or used refresh token");
+            }
+        }
+        crate::TOKEN_EXCHANGE_GRANT_TYPE => {
+            let subject = param("subject_token").unwrap_or_default();
+            if param("subject_token_type").is_none() {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "subject_token_type missing",
+                );
+            }
+            if !state.issued.lock().expect("lock").contains_key(subject) {
+                return invalid_grant("unknown subject_token");
+            }
+            let requested =
+                param("requested_token_type").unwrap_or(crate::token_types::ACCESS_TOKEN);
+            if requested != crate::token_types::ACCESS_TOKEN {
+                token_type_override = Some("N_A".to_owned());
+            }
+            extra.insert("issued_token_type".into(), requested.into());
+        }
+        crate::JWT_BEARER_GRANT_TYPE => {
+            if param("assertion").is_none_or(|a| a.split('.').count() != 3) {
+                return invalid_grant("the assertion is not a JWT");
+            }
+        }
+        g if state.extension_grants.iter().any(|e| e == g) => {}
+        g => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type {g:?} is not supported"),
+            )
+        }
     }
     let scope = param("scope");
     if let (Some(allowed), Some(scope)) = (&client.scopes, scope) {
@@ -739,14 +834,23 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
     let token_type = if jkt.is_some() {
         "DPoP".to_owned()
     } else {
-        state.token_type.clone()
+        token_type_override.unwrap_or_else(|| state.token_type.clone())
     };
+    if state.issue_refresh_tokens || param("grant_type") == Some("refresh_token") {
+        let rt = random_b64url(32).unwrap_or_default();
+        state
+            .refresh_tokens
+            .lock()
+            .expect("lock")
+            .insert(rt.clone());
+        extra.insert("refresh_token".into(), rt.into());
+    }
     state
         .issued
         .lock()
         .expect("lock")
         .insert(access_token.clone(), jkt);
-    let mut body = Map::new();
+    let mut body = extra;
     body.insert("access_token".into(), access_token.into());
     body.insert("token_type".into(), token_type.into());
     if let Some(l) = state.token_lifetime {
@@ -761,6 +865,62 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
         HeaderValue::from_static("no-store"),
     );
     response
+}
+
+fn invalid_client(reason: &str) -> Response {
+    let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", reason);
+    r.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"mock\", error=\"invalid_client\""),
+    );
+    r
+}
+
+/// RFC 7662: authenticated; `active` and what the server knows of the token.
+fn introspect(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) -> Response {
+    let client = match authenticate(state, headers, form) {
+        Ok(c) => c,
+        Err(reason) => return invalid_client(&reason),
+    };
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.as_str());
+    let Some(token) = token else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
+    };
+    let binding = state.issued.lock().expect("lock").get(token).cloned();
+    let body = match binding {
+        None => json!({"active": false}),
+        Some(jkt) => {
+            let mut b = json!({
+                "active": true,
+                "client_id": client.client_id,
+                "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
+                "iss": state.issuer,
+                "aud": "urn:mock:api",
+                "iat": unix_seconds(state.clock.now()),
+            });
+            if let Some(jkt) = jkt {
+                b["cnf"] = json!({"jkt": jkt});
+            }
+            b
+        }
+    };
+    axum::Json(body).into_response()
+}
+
+/// RFC 7009: authenticated; 200 with an empty body, known token or not.
+fn revoke(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) -> Response {
+    if let Err(reason) = authenticate(state, headers, form) {
+        return invalid_client(&reason);
+    }
+    let Some((_, token)) = form.iter().find(|(k, _)| k == "token") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
+    };
+    state.issued.lock().expect("lock").remove(token);
+    state.refresh_tokens.lock().expect("lock").remove(token);
+    StatusCode::OK.into_response()
 }
 
 impl ServerState {
