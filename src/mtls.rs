@@ -62,9 +62,11 @@ pub fn mtls_client_builder_from_pkcs12(
 /// ```
 /// # let pem = {
 /// #     use openssl::{asn1::Asn1Time, ec::*, nid::Nid, pkey::PKey, x509::*};
-/// #     let key = PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?)?)?;
+/// #     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+/// #     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
 /// #     let mut b = X509Builder::new()?; b.set_pubkey(&key)?;
-/// #     b.set_not_before(&Asn1Time::days_from_now(0)?)?; b.set_not_after(&Asn1Time::days_from_now(1)?)?;
+/// #     let (from, to) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(1)?);
+/// #     b.set_not_before(&from)?; b.set_not_after(&to)?;
 /// #     b.sign(&key, openssl::hash::MessageDigest::sha256())?; b.build().to_pem()?
 /// # };
 /// let thumbprint = oidckit::certificate_thumbprint(&pem)?;

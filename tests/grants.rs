@@ -7,7 +7,7 @@ use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
     client_credentials_grant, generic_grant_request, jwt_bearer_grant, refresh_token_grant,
     token_exchange, token_introspection, token_revocation, token_types, ClientAuth, Configuration,
-    DPoPHandle, Error, JwsAlgorithm, PrivateKey, RefreshToken, TokenExchange, TokenType,
+    DPoPHandle, Error, JwsAlgorithm, PrivateKey, TokenExchange, TokenType,
 };
 use serde_json::json;
 
