@@ -174,4 +174,11 @@ pub use url::Url;
 #[doc = include_str!("../docs/client-authentication.md")]
 #[doc = include_str!("../docs/dpop.md")]
 #[doc = include_str!("../docs/token-manager.md")]
+#[doc = include_str!("../docs/refresh-token.md")]
+#[doc = include_str!("../docs/token-exchange.md")]
+#[doc = include_str!("../docs/jwt-bearer.md")]
+#[doc = include_str!("../docs/generic-grants.md")]
+#[doc = include_str!("../docs/introspection.md")]
+#[doc = include_str!("../docs/revocation.md")]
+#[doc = include_str!("../docs/mtls.md")]
 struct DocsDoctests;
