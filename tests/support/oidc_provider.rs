@@ -20,6 +20,16 @@ impl OidcProvider {
     /// Starts a provider with these clients; `dpop_nonce` is `None`,
     /// `Some("required")` or `Some("offered")`.
     pub fn start(clients: Vec<Value>, dpop_nonce: Option<&str>) -> OidcProvider {
+        match dpop_nonce {
+            Some(mode) => Self::start_with_env(clients, &[("INTEROP_DPOP_NONCE", mode.to_owned())]),
+            None => Self::start_with_env(clients, &[]),
+        }
+    }
+
+    /// Starts a provider with these clients and extra environment variables
+    /// (see tests/interop/README.md).
+    #[allow(dead_code)]
+    pub fn start_with_env(clients: Vec<Value>, env: &[(&str, String)]) -> OidcProvider {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
         assert!(
             std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
@@ -33,8 +43,8 @@ impl OidcProvider {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Some(mode) = dpop_nonce {
-            command.env("INTEROP_DPOP_NONCE", mode);
+        for (k, v) in env {
+            command.env(k, v);
         }
         let mut child = command.spawn().expect("start node");
         let stdin = child.stdin.take().unwrap();
