@@ -1,0 +1,148 @@
+//! Property tests: every parser that reads what a server sends gives `Ok`
+//! or a typed error for arbitrary bytes and arbitrary JSON — never a panic.
+
+use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use oidckit::reqwest::StatusCode;
+use oidckit::{
+    jwk_thumbprint, parse_www_authenticate, process_token_response, ClientAuth, Configuration,
+    DPoPHandle, IntrospectionResponse, JwsAlgorithm, PrivateKey, ServerMetadata,
+    TokenEndpointResponse,
+};
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// Built once: building the HTTP client loads the system's certificates.
+fn config() -> &'static Configuration {
+    static CONFIG: std::sync::OnceLock<Configuration> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| {
+        Configuration::new(
+            ServerMetadata::new(
+                "https://as.example",
+                "https://as.example/token".parse().unwrap(),
+            ),
+            "c",
+            ClientAuth::none(),
+        )
+        .unwrap()
+    })
+}
+
+/// Arbitrary JSON, biased towards the members the parsers look at.
+fn json() -> impl Strategy<Value = Value> {
+    let names = prop_oneof![
+        Just("access_token".to_owned()),
+        Just("token_type".to_owned()),
+        Just("expires_in".to_owned()),
+        Just("refresh_token".to_owned()),
+        Just("scope".to_owned()),
+        Just("error".to_owned()),
+        Just("issuer".to_owned()),
+        Just("token_endpoint".to_owned()),
+        Just("mtls_endpoint_aliases".to_owned()),
+        Just("active".to_owned()),
+        Just("aud".to_owned()),
+        Just("cnf".to_owned()),
+        Just("kty".to_owned()),
+        Just("crv".to_owned()),
+        Just("x".to_owned()),
+        Just("n".to_owned()),
+        ".{0,12}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,20}".prop_map(Value::from),
+        Just(Value::from("https://as.example/token")),
+        Just(Value::from("Bearer")),
+        Just(Value::from("3600")),
+    ];
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(names.clone(), inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn headers(content_type: &str, www_authenticate: &[u8]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_bytes(www_authenticate) {
+        h.insert(WWW_AUTHENTICATE, v);
+    }
+    h
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn token_responses_from_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..512),
+                                           status in 100u16..600, ct in ".{0,30}",
+                                           challenge in prop::collection::vec(any::<u8>(), 0..80)) {
+        let status = StatusCode::from_u16(status).unwrap();
+        let _ = process_token_response(config(), status, &headers(&ct, &challenge), &body);
+    }
+
+    #[test]
+    fn token_responses_from_arbitrary_json(v in json(), status in prop_oneof![Just(200u16), Just(400), Just(401), Just(500)]) {
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let result = process_token_response(config(), status, &headers("application/json", b""), &body);
+        if let Ok(token) = result {
+            // What was accepted obeys RFC 6749 §5.1.
+            prop_assert!(!token.access_token().secret().is_empty());
+            prop_assert!(!token.token_type().as_str().is_empty());
+        }
+        let _ = serde_json::from_value::<TokenEndpointResponse>(v);
+    }
+
+    #[test]
+    fn server_metadata_never_panics(v in json(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = serde_json::from_value::<ServerMetadata>(v);
+        let _ = serde_json::from_slice::<ServerMetadata>(&bytes);
+    }
+
+    #[test]
+    fn introspection_responses_never_panic(v in json()) {
+        let _ = serde_json::from_value::<IntrospectionResponse>(v);
+    }
+
+    #[test]
+    fn www_authenticate_never_panics(s in ".{0,200}", bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        for c in parse_www_authenticate(&s) {
+            prop_assert!(!c.scheme().is_empty());
+        }
+        let _ = parse_www_authenticate(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn jwks_never_panic(v in json()) {
+        if let Value::Object(map) = &v {
+            let _ = jwk_thumbprint(map);
+        }
+        let _ = PrivateKey::from_jwk_json(&v.to_string());
+    }
+
+    #[test]
+    fn dpop_nonces_are_bounded_and_valid(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        static DPOP: std::sync::OnceLock<DPoPHandle> = std::sync::OnceLock::new();
+        let dpop = DPOP.get_or_init(|| DPoPHandle::generate(config(), JwsAlgorithm::ES256).unwrap());
+        let url = "https://as.example/token".parse().unwrap();
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_bytes(&bytes) {
+            h.insert("dpop-nonce", v);
+        }
+        dpop.record_nonce(&url, &h);
+        if let Some(nonce) = dpop.nonce(&url) {
+            prop_assert!(nonce.len() <= 1024);
+            prop_assert!(nonce.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
+        }
+    }
+}
