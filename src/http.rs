@@ -216,14 +216,48 @@ pub(crate) fn json_object(
             )));
         }
     }
-    match serde_json::from_slice(body) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::invalid_response(
-            "the body is JSON but not an object",
-        )),
+    match serde_json::from_slice::<UniqueKeys>(body) {
+        Ok(UniqueKeys(map)) => Ok(map),
+        Err(e) if e.is_data() => Err(Error::invalid_response(format!(
+            "the body is not a usable JSON object: {e}"
+        ))),
         Err(e) => Err(Error::invalid_response(format!(
             "the body is not valid JSON: {e}"
         ))),
+    }
+}
+
+/// A JSON object whose members are unique. JSON parsers disagree on which of
+/// two `access_token` members wins (RFC 8259 §4 leaves it open), and a
+/// response that means different things to different parsers is refused.
+struct UniqueKeys(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> std::result::Result<UniqueKeys, A::Error> {
+                let mut map = serde_json::Map::new();
+                while let Some((key, value)) = access.next_entry::<String, serde_json::Value>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate member {:?}",
+                            crate::error::server_text(&key, 64)
+                        )));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }
 
@@ -270,6 +304,8 @@ mod tests {
     fn json_object_rules() {
         let mut h = HeaderMap::new();
         assert!(json_object(&h, b"{\"a\":1}").is_ok());
+        let dup = json_object(&h, b"{\"access_token\":\"a\",\"access_token\":\"b\"}").unwrap_err();
+        assert!(dup.to_string().contains("duplicate member"), "{dup}");
         assert!(json_object(&h, b"[1]").is_err());
         assert!(json_object(&h, b"{").is_err());
         assert!(json_object(&h, b"\xff\xfe").is_err());

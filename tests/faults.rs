@@ -67,6 +67,7 @@ async fn malformed_json_bodies() {
     for body in [
         &b"{\"access_token\": \"a\", \"token_type\""[..],
         b"\xff\xfe\xfd",
+        br#"{"access_token": "a", "access_token": "b", "token_type": "Bearer"}"#,
         b"",
         b"null",
         b"[]",
