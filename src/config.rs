@@ -119,10 +119,10 @@ pub fn default_http_client() -> Result<reqwest::Client> {
 /// [`ConfigurationBuilder::http_client`].
 ///
 /// ```no_run
-/// // mTLS (tls_client_auth): a client certificate and key from PEM files.
-/// let cert_and_key = std::fs::read("client.pem")?; // certificate chain + PKCS#8 key
-/// let identity = reqwest::Identity::from_pkcs8_pem(&cert_and_key, &cert_and_key)?;
-/// let client = oidckit::http_client_builder().identity(identity).build()?;
+/// // A private CA for the authorization server (for mTLS, start from
+/// // oidckit::mtls_client_builder_from_pem instead).
+/// let ca = reqwest::Certificate::from_pem(&std::fs::read("ca.pem")?)?;
+/// let client = oidckit::http_client_builder().add_root_certificate(ca).build()?;
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 pub fn http_client_builder() -> reqwest::ClientBuilder {

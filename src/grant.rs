@@ -14,7 +14,7 @@ use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpResponse};
 use crate::request::{FormParam, RequestOptions, UnauthenticatedRequest};
-use crate::response::{process_token_response, TokenEndpointResponse};
+use crate::response::{process_token_response, TokenEndpointResponse, TokenType};
 
 /// The client credentials grant
 /// ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)):
@@ -109,6 +109,11 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
+    if assertion.is_empty() {
+        return Err(Error::InvalidInput(
+            "the assertion must not be empty".into(),
+        ));
+    }
     let owned = [("assertion", assertion)];
     token_endpoint_request(
         config,
@@ -259,6 +264,10 @@ async fn send_once(
 /// RFC 9449 §5: a request with a proof gets a `DPoP` token; a `DPoP` token
 /// without a proof could not be used.
 fn check_token_type(token: &TokenEndpointResponse, dpop_used: bool) -> Result<()> {
+    // `N_A`: not an access token (token exchange), so nothing to bind.
+    if *token.token_type() == TokenType::NotApplicable {
+        return Ok(());
+    }
     match (dpop_used, token.token_type().is_dpop()) {
         (true, false) => Err(Error::invalid_response(format!(
             "a DPoP proof was sent but the token_type is {:?}, not DPoP",

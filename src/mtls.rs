@@ -50,9 +50,19 @@ pub fn mtls_client_builder_from_pkcs12(
     der: &[u8],
     password: &str,
 ) -> Result<reqwest::ClientBuilder> {
-    let identity = reqwest::Identity::from_pkcs12_der(der, password)
-        .map_err(|e| Error::InvalidConfiguration(format!("unusable PKCS#12 archive: {e}")))?;
+    let identity = reqwest::Identity::from_pkcs12_der(der, password).map_err(|e| {
+        Error::InvalidConfiguration(format!("unusable PKCS#12 archive: {}", with_cause(&e)))
+    })?;
     Ok(http_client_builder().identity(identity))
+}
+
+/// reqwest's message for identity errors is "builder error"; the cause
+/// (wrong password, not PKCS#8, …) is in its source.
+fn with_cause(e: &reqwest::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// The `x5t#S256` thumbprint of a certificate (RFC 8705 §3.1):
@@ -74,12 +84,90 @@ pub fn mtls_client_builder_from_pkcs12(
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 pub fn certificate_thumbprint(certificate: &[u8]) -> Result<String> {
-    let der = if certificate.starts_with(b"-----") {
+    // Parsed either way, so arbitrary bytes are an error, not a wrong
+    // thumbprint; PEM may come with leading text (OpenSSL's "Bag Attributes").
+    let is_pem = certificate
+        .windows(b"-----BEGIN".len())
+        .any(|w| w == b"-----BEGIN");
+    let parsed = if is_pem {
         openssl::x509::X509::from_pem(certificate)
-            .and_then(|c| c.to_der())
-            .map_err(|e| Error::InvalidInput(format!("not a PEM certificate: {e}")))?
     } else {
-        certificate.to_vec()
+        openssl::x509::X509::from_der(certificate)
     };
+    let der = parsed
+        .and_then(|c| c.to_der())
+        .map_err(|e| Error::InvalidInput(format!("not an X.509 certificate: {e}")))?;
     Ok(b64url(&sha256(&der)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::{
+        asn1::Asn1Time, ec::*, hash::MessageDigest, nid::Nid, pkcs12::Pkcs12, pkey::PKey, x509::*,
+    };
+
+    fn self_signed() -> (X509, PKey<openssl::pkey::Private>) {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "client").unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (b.build(), key)
+    }
+
+    #[test]
+    fn thumbprint_of_pem_der_and_prefixed_pem_agree_and_garbage_fails() {
+        let (cert, _) = self_signed();
+        let der = cert.to_der().unwrap();
+        let expected = b64url(&sha256(&der).unwrap());
+        assert_eq!(certificate_thumbprint(&der).unwrap(), expected);
+        assert_eq!(
+            certificate_thumbprint(&cert.to_pem().unwrap()).unwrap(),
+            expected
+        );
+        let mut prefixed = b"Bag Attributes\n    localKeyID: 01\n".to_vec();
+        prefixed.extend(cert.to_pem().unwrap());
+        assert_eq!(certificate_thumbprint(&prefixed).unwrap(), expected);
+        assert!(certificate_thumbprint(b"hello").is_err());
+    }
+
+    #[test]
+    fn client_builders_load_pem_and_pkcs12_and_refuse_bad_input() {
+        let (cert, key) = self_signed();
+        let pem = cert.to_pem().unwrap();
+        let key_pem = key.private_key_to_pem_pkcs8().unwrap();
+        assert!(mtls_client_builder_from_pem(&pem, &key_pem)
+            .unwrap()
+            .build()
+            .is_ok());
+        assert!(mtls_client_builder_from_pem(&pem, b"not a key").is_err());
+        let p12 = Pkcs12::builder()
+            .name("client")
+            .pkey(&key)
+            .cert(&cert)
+            .build2("pw")
+            .unwrap()
+            .to_der()
+            .unwrap();
+        assert!(mtls_client_builder_from_pkcs12(&p12, "pw")
+            .unwrap()
+            .build()
+            .is_ok());
+        let wrong = mtls_client_builder_from_pkcs12(&p12, "wrong").and_then(|b| {
+            b.build()
+                .map_err(|e| Error::InvalidConfiguration(e.to_string()))
+        });
+        assert!(wrong.is_err());
+    }
 }

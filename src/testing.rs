@@ -831,10 +831,11 @@ fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) ->
         }
     };
     let access_token = random_b64url(32).unwrap_or_default();
-    let token_type = if jkt.is_some() {
-        "DPoP".to_owned()
-    } else {
-        token_type_override.unwrap_or_else(|| state.token_type.clone())
+    // N_A (not an access token) stays N_A even with a proof: nothing to bind.
+    let token_type = match (token_type_override, &jkt) {
+        (Some(na), _) => na,
+        (None, Some(_)) => "DPoP".to_owned(),
+        (None, None) => state.token_type.clone(),
     };
     if state.issue_refresh_tokens || param("grant_type") == Some("refresh_token") {
         let rt = random_b64url(32).unwrap_or_default();

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grant::token_endpoint_request;
 use crate::request::RequestOptions;
 use crate::response::TokenEndpointResponse;
@@ -129,6 +129,18 @@ pub async fn token_exchange(
     exchange: TokenExchange,
     dpop: Option<&DPoPHandle>,
 ) -> Result<TokenEndpointResponse> {
+    // RFC 8693 §2.1: a subject token and its type are required; an actor
+    // token's type is required with it and forbidden without it.
+    if exchange.subject_token.is_empty() || exchange.subject_token_type.is_empty() {
+        return Err(Error::InvalidInput(
+            "subject_token and subject_token_type must not be empty".into(),
+        ));
+    }
+    if exchange.actor_token.is_some() != exchange.actor_token_type.is_some() {
+        return Err(Error::InvalidInput(
+            "actor_token and actor_token_type go together".into(),
+        ));
+    }
     let mut owned: Vec<(&str, &str)> = vec![
         ("subject_token", &exchange.subject_token),
         ("subject_token_type", &exchange.subject_token_type),
@@ -146,7 +158,7 @@ pub async fn token_exchange(
     );
     owned.extend(exchange.audience.iter().map(|a| ("audience", a.as_str())));
     owned.extend(exchange.resource.iter().map(|r| ("resource", r.as_str())));
-    token_endpoint_request(
+    let token = token_endpoint_request(
         config,
         TOKEN_EXCHANGE_GRANT_TYPE,
         &owned,
@@ -154,5 +166,12 @@ pub async fn token_exchange(
         dpop,
         &RequestOptions::default(),
     )
-    .await
+    .await?;
+    // RFC 8693 §2.2.1: issued_token_type is required in the response.
+    if token.issued_token_type().is_none_or(str::is_empty) {
+        return Err(Error::invalid_response(
+            "the token exchange response has no issued_token_type",
+        ));
+    }
+    Ok(token)
 }

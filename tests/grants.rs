@@ -261,6 +261,46 @@ async fn introspection_and_revocation_errors() {
         .await
         .unwrap_err();
     assert!(err.is_retryable());
+    // The transport rules hold at these endpoints too.
+    for (fault, kind) in [
+        (
+            Fault::Redirect {
+                status: 302,
+                location: "https://elsewhere.example/".into(),
+            },
+            "redirect",
+        ),
+        (
+            Fault::LargeBody {
+                bytes: 2 * 1024 * 1024,
+            },
+            "too large",
+        ),
+    ] {
+        server.fail_next_endpoint_request(fault);
+        let err = token_introspection(&config, "t", None, NO_PARAMS)
+            .await
+            .unwrap_err();
+        let ok = match kind {
+            "redirect" => matches!(err, Error::Redirect { .. }),
+            _ => matches!(err, Error::BodyTooLarge { .. }),
+        };
+        assert!(ok, "{kind}: {err:?}");
+    }
+    let quick = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .allow_insecure_requests(true)
+    .timeout(std::time::Duration::from_millis(200))
+    .build()
+    .unwrap();
+    server.fail_next_endpoint_request(Fault::Delay(std::time::Duration::from_secs(5)));
+    let err = token_revocation(&quick, "t", None, NO_PARAMS)
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
     // 200 is success whatever the body.
     server.fail_next_endpoint_request(Fault::body(200, "text/plain", "ok"));
     token_revocation(&config, "t", None, NO_PARAMS)

@@ -213,8 +213,20 @@ async fn jwt_bearer_grant_with_a_signed_assertion() {
 /// mTLS: a provider over HTTPS that asks for client certificates.
 #[tokio::test]
 async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
-    let dir = std::env::temp_dir().join(format!("oidckit-mtls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    /// Removes the directory (it holds a private key) even if the test panics.
+    struct TempDir(std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let tmp = TempDir(std::env::temp_dir().join(format!(
+        "oidckit-mtls-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )));
+    let dir = &tmp.0;
+    std::fs::create_dir_all(dir).unwrap();
     let ca = certs::ca();
     let server_cert = certs::server(&ca);
     let pki_client = certs::client("mtls-client", Some(&ca));
@@ -355,5 +367,4 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
         Some("invalid_client"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -272,15 +272,19 @@ const mTLS = tls
   : { enabled: false };
 
 // oidc-provider has no built-in mtls_endpoint_aliases; its `discovery` option
-// adds static members to the discovery document. Same https origin and paths.
+// adds static members to the discovery document. The aliases live under
+// /mtls/ (mapped onto the same handlers below), and the plain token,
+// introspection and revocation endpoints refuse requests that present a
+// client certificate, so a test passes only if the client uses the aliases.
+const MTLS_PREFIX = '/mtls';
 const discovery = tls
   ? {
     mtls_endpoint_aliases: {
-      token_endpoint: `${issuer}/token`,
-      introspection_endpoint: `${issuer}/token/introspection`,
-      revocation_endpoint: `${issuer}/token/revocation`,
-      userinfo_endpoint: `${issuer}/me`,
-      pushed_authorization_request_endpoint: `${issuer}/request`,
+      token_endpoint: `${issuer}${MTLS_PREFIX}/token`,
+      introspection_endpoint: `${issuer}${MTLS_PREFIX}/token/introspection`,
+      revocation_endpoint: `${issuer}${MTLS_PREFIX}/token/revocation`,
+      userinfo_endpoint: `${issuer}${MTLS_PREFIX}/me`,
+      pushed_authorization_request_endpoint: `${issuer}${MTLS_PREFIX}/request`,
     },
   }
   : undefined;
@@ -653,6 +657,23 @@ for (const { client_id: clientId } of clients) {
 }
 
 const callback = provider.callback();
-handler = callback;
+const PLAIN_CLIENT_ENDPOINTS = /^\/token(\/introspection|\/revocation)?(\?|$)/;
+handler = tls
+  ? (req, res) => {
+    if (req.url.startsWith(`${MTLS_PREFIX}/`)) {
+      req.url = req.url.slice(MTLS_PREFIX.length);
+    } else if (PLAIN_CLIENT_ENDPOINTS.test(req.url)
+      && Object.keys(req.socket.getPeerCertificate?.() ?? {}).length > 0) {
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({
+        error: 'invalid_request',
+        error_description: 'a client presenting a certificate must use the mtls_endpoint_aliases',
+      }));
+      return;
+    }
+    callback(req, res);
+  }
+  : callback;
 
 process.stdout.write(`READY ${issuer}\n`);
