@@ -175,6 +175,9 @@ pub enum Fault {
     /// Send the headers, then trickle the normal body out one byte per
     /// `interval` (a slow body).
     SlowBody(Duration),
+    /// Send the headers and the first half of the normal body, then drop
+    /// the connection (a reset mid-body).
+    ResetMidBody,
     /// A redirect to `location`.
     Redirect {
         /// The 3xx status code.
@@ -621,6 +624,31 @@ async fn respond(fault: Option<Fault>, normal: impl FnOnce() -> Response) -> Res
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             normal()
+        }
+        Some(Fault::ResetMidBody) => {
+            let (parts, body) = normal().into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let half = bytes.slice(..bytes.len() / 2);
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                )),
+            ];
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tokio::spawn(async move {
+                for c in chunks {
+                    let _ = tx.send(c).await;
+                }
+            });
+            let mut response = Response::from_parts(parts, Body::from_stream(ReceiverStream(rx)));
+            response
+                .headers_mut()
+                .remove(axum::http::header::CONTENT_LENGTH);
+            response
         }
         Some(Fault::SlowBody(interval)) => {
             let (parts, body) = normal().into_parts();

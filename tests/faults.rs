@@ -1,5 +1,22 @@
-//! Hostile and broken token endpoint responses: each is a clear, typed
-//! error; none panics or reads without bound.
+//! Hostile and broken responses, as a checklist: each case is a clear,
+//! typed error (the exact variant is asserted); none panics or reads without
+//! bound.
+//!
+//! | case | test |
+//! |---|---|
+//! | connection refused | `connection_refused_is_a_retryable_transport_error` |
+//! | reset mid-body | `reset_mid_body_is_a_transport_error` |
+//! | slow headers, slow body past the timeout | `slow_headers_and_slow_bodies_time_out` |
+//! | 50 MiB body (streamed, and a declared length) | `huge_bodies_stop_at_the_limit` |
+//! | gzip bomb | `compressed_bodies_are_never_inflated` (no decompression is compiled in) |
+//! | 3xx to another host | `redirects_are_never_followed` |
+//! | 200 with an HTML body | `html_with_200_is_invalid_response_naming_the_content_type` |
+//! | 200 with `{"error":…}` | `error_object_with_200_is_the_servers_error` |
+//! | 500 with JSON | `server_error_json_is_oauth_and_retryable` |
+//! | 503 with `Retry-After` (HTML) | `html_error_page_is_unexpected_status_with_a_snippet` |
+//! | invalid UTF-8, truncated JSON, duplicate keys | `malformed_json_bodies` |
+//! | `expires_in` out of range | `invalid_members` |
+//! | discovery document with an `http:` or other-scheme `token_endpoint` | `discovered_token_endpoint_with_a_bad_scheme_is_refused` |
 
 mod support;
 
@@ -224,4 +241,78 @@ async fn token_endpoint_with_another_scheme_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn reset_mid_body_is_a_transport_error() {
+    let err = fail_with(Fault::ResetMidBody).await;
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_never_inflated() {
+    // A gzip header and deflate data: with no decompression compiled in,
+    // the bytes are read as they are (within the size cap) and refused as
+    // not JSON, so a gzip bomb cannot expand.
+    let mut gzip = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03];
+    gzip.extend(std::iter::repeat_n(0u8, 1000));
+    let err = fail_with(
+        Fault::body(200, "application/json", gzip).with_header("content-encoding", "gzip"),
+    )
+    .await;
+    assert!(matches!(err, Error::InvalidResponse(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn discovered_token_endpoint_with_a_bad_scheme_is_refused() {
+    let server = support::server_with(MockClient::none("c")).await;
+    for token_endpoint in [
+        "http://as.example/token",
+        "ftp://as.example/token",
+        "file:///etc/passwd",
+    ] {
+        let issuer = server.issuer().as_str().trim_end_matches('/').to_owned();
+        server.fail_next_discovery(Fault::json(
+            200,
+            json!({"issuer": issuer, "token_endpoint": token_endpoint}),
+        ));
+        // Insecure requests are allowed for the loopback mock itself, so
+        // plain http passes; every other scheme is refused.
+        let config = oidckit::discovery_with(
+            server.issuer(),
+            "c",
+            ClientAuth::none(),
+            oidckit::DiscoveryOptions::new().allow_insecure_requests(true),
+        )
+        .await
+        .unwrap();
+        let err = client_credentials_grant(&config, &[("scope", "read")], None)
+            .await
+            .unwrap_err();
+        if token_endpoint.starts_with("http:") {
+            // Sent to loopback port 1 (refused): never silently upgraded.
+            assert!(
+                !matches!(err, Error::InsecureUrl { .. }),
+                "{token_endpoint}: {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, Error::InsecureUrl { .. }),
+                "{token_endpoint}: {err:?}"
+            );
+        }
+        // Without the opt-in, http: is refused before anything is sent.
+        let strict =
+            Configuration::builder(config.server_metadata().clone(), "c", ClientAuth::none())
+                .build()
+                .unwrap();
+        let err = client_credentials_grant(&strict, &[("scope", "read")], None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InsecureUrl { .. }),
+            "{token_endpoint}: {err:?}"
+        );
+    }
 }
