@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of client credentials grants (see README.md):
+# oidckit, a bare reqwest POST, the oauth2 crate and openid-client (Node),
+# against one local static token endpoint, in one run.
+#
+#   bash benches/compare/run.sh
+#
+# Knobs (environment): PASSES (3), ROUNDS (3 per pass), RUST_SEQ (40000),
+# RUST_CONC (64000), NODE_SEQ (3000), NODE_CONC (4000), RSS_TOTAL (100000),
+# PIN_SEQUENTIAL (1: sequential rounds with client and server on CPU SEQ_CPU,
+# default 0), RESULTS_DIR (a new temporary directory), CARGO_TARGET_DIR
+# (/tmp/compare-target).
+#
+# Everything listens on 127.0.0.1 only; every measurement is a fixed count of
+# grants; every step has a time limit; the server stops by itself after 15
+# minutes and is stopped (by its PID) when this script exits.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+PASSES="${PASSES:-3}"
+ROUNDS="${ROUNDS:-3}"
+RUST_SEQ="${RUST_SEQ:-40000}"
+RUST_CONC="${RUST_CONC:-64000}"
+NODE_SEQ="${NODE_SEQ:-3000}"
+NODE_CONC="${NODE_CONC:-4000}"
+RSS_TOTAL="${RSS_TOTAL:-100000}"
+PIN_SEQUENTIAL="${PIN_SEQUENTIAL:-1}"
+SEQ_CPU="${SEQ_CPU:-0}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/compare-target}"
+RESULTS_DIR="${RESULTS_DIR:-$(mktemp -d /tmp/oidckit-compare.XXXXXX)}"
+mkdir -p "$RESULTS_DIR"
+
+for tool in cargo rustc node npm timeout taskset; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
+done
+
+echo "== build (release)" >&2
+cargo build --release --manifest-path "$here/Cargo.toml" >&2
+bin="$CARGO_TARGET_DIR/release"
+
+echo "== npm ci" >&2
+(cd node && npm ci --no-audit --no-fund --loglevel=error >&2)
+
+cat >"$RESULTS_DIR/meta.json" <<EOF
+{"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)",
+ "cpus": $(nproc),
+ "mem_gib": $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo),
+ "kernel": "$(uname -r)",
+ "rustc": "$(rustc --version)",
+ "node": "$(node --version)",
+ "pin_sequential": $PIN_SEQUENTIAL,
+ "passes": $PASSES,
+ "rounds": $ROUNDS}
+EOF
+
+started=$(date +%s)
+server_pid=""
+cleanup() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+echo "== static token endpoint" >&2
+"$bin/static-token-server" --port 0 --max-lifetime 900 \
+    >"$RESULTS_DIR/server.port" 2>"$RESULTS_DIR/server.log" &
+server_pid=$!
+for _ in $(seq 100); do
+    [[ -s "$RESULTS_DIR/server.port" ]] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$RESULTS_DIR/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+port="$(head -n1 "$RESULTS_DIR/server.port")"
+[[ "$port" =~ ^[0-9]+$ ]] || { echo "run.sh: the server printed no port" >&2; exit 1; }
+url="http://127.0.0.1:$port/token"
+echo "   $url (pid $server_pid)" >&2
+
+# Sequential rounds run with the client and the server on one vCPU (see
+# README.md: on a VM, waking a halted vCPU costs from a few µs to ~80 µs
+# depending on the host's load, which swamps the differences between clients
+# when every grant waits for one round trip). PIN_SEQUENTIAL=0 turns it off.
+all_cpus="0-$(( $(nproc) - 1 ))"
+pin() { # pin CPU_LIST: move the server's threads to CPU_LIST
+    taskset -a -p -c "$1" "$server_pid" >/dev/null
+}
+seq_prefix=()
+if [[ "$PIN_SEQUENTIAL" == 1 ]]; then
+    seq_prefix=(taskset -c "$SEQ_CPU")
+fi
+
+# Rust and Node take turns, PASSES times, so drift hits both.
+for pass in $(seq "$PASSES"); do
+    if [[ "$PIN_SEQUENTIAL" == 1 ]]; then pin "$SEQ_CPU"; fi
+    echo "== pass $pass/$PASSES: sequential, Rust clients" >&2
+    timeout 600 "${seq_prefix[@]}" "$bin/rust-bench" bench "$url" --modes sequential \
+        --seq "$RUST_SEQ" --rounds "$ROUNDS" --pass "$pass" >"$RESULTS_DIR/rust-pass$pass-seq.json"
+    echo "== pass $pass/$PASSES: sequential, openid-client" >&2
+    timeout 600 "${seq_prefix[@]}" node node/bench.mjs "$url" --modes sequential \
+        --seq "$NODE_SEQ" --rounds "$ROUNDS" --pass "$pass" >"$RESULTS_DIR/node-pass$pass-seq.json"
+    if [[ "$PIN_SEQUENTIAL" == 1 ]]; then pin "$all_cpus"; fi
+    echo "== pass $pass/$PASSES: concurrency 32, Rust clients" >&2
+    timeout 600 "$bin/rust-bench" bench "$url" --modes concurrency32 \
+        --conc "$RUST_CONC" --rounds "$ROUNDS" --pass "$pass" >"$RESULTS_DIR/rust-pass$pass-c32.json"
+    echo "== pass $pass/$PASSES: concurrency 32, openid-client" >&2
+    timeout 600 node node/bench.mjs "$url" --modes concurrency32 \
+        --conc "$NODE_CONC" --rounds "$ROUNDS" --pass "$pass" >"$RESULTS_DIR/node-pass$pass-c32.json"
+done
+
+# Memory: a fresh process per client, RSS_TOTAL grants at concurrency 32.
+for client in oidckit oidckit-dpop reqwest; do
+    echo "== memory: $RSS_TOTAL grants, $client" >&2
+    timeout 600 "$bin/rust-bench" rss "$url" --client "$client" --total "$RSS_TOTAL" \
+        >"$RESULTS_DIR/rss-$client.json"
+done
+
+cleanup
+server_pid=""
+cat "$RESULTS_DIR/server.log" >&2
+echo "== measured in $(( $(date +%s) - started )) s; raw results in $RESULTS_DIR" >&2
+echo >&2
+
+node "$here/report.mjs" "$RESULTS_DIR"
