@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use oauth2::AccessToken;
@@ -62,8 +63,13 @@ pub struct DPoPHandle {
 
 struct Inner {
     key: PrivateKey,
-    /// The `jwk` header: the public key's required members only.
-    jwk: Value,
+    /// The proof header (`typ`, `alg`, `jwk` with the public key's members
+    /// only), base64url-encoded once: it is the same for every proof.
+    header_b64: String,
+    /// With `jti_counter`, makes each proof's `jti` unique without a call to
+    /// the random generator per proof.
+    jti_prefix: String,
+    jti_counter: AtomicU64,
     thumbprint: String,
     clock: Arc<dyn Clock>,
     clock_skew: i64,
@@ -101,10 +107,14 @@ impl DPoPHandle {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let thumbprint = key.thumbprint()?;
+        let header = key.jws_header(Some("dpop+jwt"), &[("jwk", Value::Object(jwk))]);
+        let header_b64 = b64url(header.to_string().as_bytes());
         Ok(DPoPHandle {
             inner: Arc::new(Inner {
+                header_b64,
+                jti_prefix: random_b64url(16)?,
+                jti_counter: AtomicU64::new(0),
                 key,
-                jwk: Value::Object(jwk),
                 thumbprint,
                 clock: config.clock().clone(),
                 clock_skew: config.clock_skew(),
@@ -142,7 +152,10 @@ impl DPoPHandle {
         access_token: Option<&AccessToken>,
     ) -> Result<String> {
         let mut claims = Map::new();
-        claims.insert("jti".into(), random_b64url(16)?.into());
+        // 128 random bits per handle plus a counter: unique per proof, which
+        // is what RFC 9449 §4.2 asks of `jti`.
+        let n = self.inner.jti_counter.fetch_add(1, Ordering::Relaxed);
+        claims.insert("jti".into(), format!("{}.{n}", self.inner.jti_prefix).into());
         claims.insert("htm".into(), method.into());
         claims.insert("htu".into(), htu(url).into());
         let now = clock::shift(self.inner.clock.now(), self.inner.clock_skew);
@@ -153,9 +166,10 @@ impl DPoPHandle {
         if let Some(token) = access_token {
             claims.insert("ath".into(), ath(token)?.into());
         }
+        let payload = Value::Object(claims).to_string();
         self.inner
             .key
-            .sign_jwt(Some("dpop+jwt"), &[("jwk", self.inner.jwk.clone())], claims)
+            .sign_compact(&self.inner.header_b64, payload.as_bytes())
     }
 
     /// The nonce last received from the URL's origin, if any. Reading an
@@ -213,11 +227,8 @@ fn valid_nonce(value: &HeaderValue) -> Option<&str> {
 }
 
 /// `htu`: the URL without query and fragment (RFC 9449 §4.2).
-fn htu(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    u.into()
+fn htu(url: &Url) -> &str {
+    &url[..url::Position::AfterPath]
 }
 
 /// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{self, JwsHeader, JwsSigner};
-use josekit::jwt::{self, JwtPayload};
+use josekit::jws::{self, JwsSigner};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -136,6 +135,9 @@ struct KeyInner {
     kid: Option<String>,
     signer: Box<dyn JwsSigner>,
     public_jwk: Map<String, Value>,
+    /// For ES256/384/512: the key as OpenSSL's EC key, signed with directly
+    /// (no per-signature context set-up), as DPoP proofs are on hot paths.
+    ecdsa: Option<openssl::ec::EcKey<openssl::pkey::Private>>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -230,6 +232,7 @@ impl PrivateKey {
                 kid: Some(kid),
                 signer: self.inner.signer.box_clone(),
                 public_jwk,
+                ecdsa: self.inner.ecdsa.clone(),
             }),
         }
     }
@@ -264,6 +267,10 @@ impl PrivateKey {
             },
         };
         let signer = signer_from_jwk(jwk, alg)?;
+        let ecdsa = match alg {
+            JwsAlgorithm::ES256 | JwsAlgorithm::ES384 | JwsAlgorithm::ES512 => Some(ec_key(jwk)?),
+            _ => None,
+        };
         let public = jwk.to_public_key().map_err(Error::jose)?;
         let mut public_jwk = public_members(&public);
         public_jwk.insert("alg".into(), Value::String(alg.name().into()));
@@ -277,8 +284,25 @@ impl PrivateKey {
                 kid,
                 signer,
                 public_jwk,
+                ecdsa,
             }),
         })
+    }
+
+    /// Signs `header_b64 . base64url(payload)` and returns the compact JWS.
+    /// For callers that prebuild the (constant) header, like DPoP proofs.
+    pub(crate) fn sign_compact(&self, header_b64: &str, payload: &[u8]) -> Result<String> {
+        let mut jws = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 200);
+        jws.push_str(header_b64);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload, &mut jws);
+        let signature = match &self.inner.ecdsa {
+            Some(key) => ecdsa_sign(self.inner.alg, key, jws.as_bytes())?,
+            None => self.inner.signer.sign(jws.as_bytes()).map_err(Error::jose)?,
+        };
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
+        Ok(jws)
     }
 
     /// Signs `claims` as a compact JWT with `typ` (if given) and this key's
@@ -289,14 +313,79 @@ impl PrivateKey {
         extra_header: &[(&str, Value)],
         claims: Map<String, Value>,
     ) -> Result<String> {
-        sign(
-            self.inner.signer.as_ref(),
-            self.inner.kid.as_deref(),
-            typ,
-            extra_header,
-            claims,
-        )
+        let header_b64 = b64url(self.jws_header(typ, extra_header).to_string().as_bytes());
+        let payload = Value::Object(claims).to_string();
+        self.sign_compact(&header_b64, payload.as_bytes())
     }
+
+    /// The JWS header: `alg`, `typ` (if given), `kid` (when known), and
+    /// `extra` members.
+    pub(crate) fn jws_header(&self, typ: Option<&str>, extra: &[(&str, Value)]) -> Value {
+        let mut header = Map::new();
+        header.insert("alg".into(), self.inner.alg.name().into());
+        if let Some(typ) = typ {
+            header.insert("typ".into(), typ.into());
+        }
+        if let Some(kid) = &self.inner.kid {
+            header.insert("kid".into(), kid.clone().into());
+        }
+        for (name, value) in extra {
+            header.insert((*name).to_owned(), value.clone());
+        }
+        Value::Object(header)
+    }
+}
+
+/// The EC private key of a JWK, as OpenSSL's type.
+fn ec_key(jwk: &Jwk) -> Result<openssl::ec::EcKey<openssl::pkey::Private>> {
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::ec::{EcGroup, EcKey, EcPoint};
+    use openssl::nid::Nid;
+    let member = |name: &str| -> Result<BigNum> {
+        let text = jwk
+            .parameter(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Jose(format!("EC JWK without {name}")))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| Error::Jose(format!("EC JWK {name} is not base64url")))?;
+        BigNum::from_slice(&bytes).map_err(Error::jose)
+    };
+    let nid = match jwk.curve() {
+        Some("P-256") => Nid::X9_62_PRIME256V1,
+        Some("P-384") => Nid::SECP384R1,
+        Some("P-521") => Nid::SECP521R1,
+        other => return Err(Error::Jose(format!("unsupported EC curve {other:?}"))),
+    };
+    let group = EcGroup::from_curve_name(nid).map_err(Error::jose)?;
+    let mut ctx = BigNumContext::new().map_err(Error::jose)?;
+    let mut point = EcPoint::new(&group).map_err(Error::jose)?;
+    let (x, y, d) = (member("x")?, member("y")?, member("d")?);
+    point
+        .set_affine_coordinates_gfp(&group, &x, &y, &mut ctx)
+        .map_err(Error::jose)?;
+    let key = EcKey::from_private_components(&group, &d, &point).map_err(Error::jose)?;
+    key.check_key().map_err(Error::jose)?;
+    Ok(key)
+}
+
+/// An ECDSA JWS signature: `r || s`, each left-padded to the curve's size
+/// (RFC 7518 §3.4).
+fn ecdsa_sign(
+    alg: JwsAlgorithm,
+    key: &openssl::ec::EcKey<openssl::pkey::Private>,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    let (digest, size): (Vec<u8>, i32) = match alg {
+        JwsAlgorithm::ES256 => (openssl::sha::sha256(input).to_vec(), 32),
+        JwsAlgorithm::ES384 => (openssl::sha::sha384(input).to_vec(), 48),
+        JwsAlgorithm::ES512 => (openssl::sha::sha512(input).to_vec(), 66),
+        other => return Err(Error::Jose(format!("{other} is not ECDSA"))),
+    };
+    let sig = openssl::ecdsa::EcdsaSig::sign(&digest, key).map_err(Error::jose)?;
+    let mut out = sig.r().to_vec_padded(size).map_err(Error::jose)?;
+    out.extend(sig.s().to_vec_padded(size).map_err(Error::jose)?);
+    Ok(out)
 }
 
 /// The members of a public JWK that describe the key (no `d`, `p`, `q`, …),
@@ -378,29 +467,6 @@ pub(crate) fn sign_hmac_jwt(
     Ok(format!("{signing_input}.{}", b64url(&mac)))
 }
 
-fn sign(
-    signer: &dyn JwsSigner,
-    kid: Option<&str>,
-    typ: Option<&str>,
-    extra_header: &[(&str, Value)],
-    claims: Map<String, Value>,
-) -> Result<String> {
-    let mut header = JwsHeader::new();
-    if let Some(typ) = typ {
-        header.set_token_type(typ);
-    }
-    if let Some(kid) = kid {
-        header.set_key_id(kid);
-    }
-    for (name, value) in extra_header {
-        header
-            .set_claim(name, Some(value.clone()))
-            .map_err(Error::jose)?;
-    }
-    let payload = JwtPayload::from_map(claims).map_err(Error::jose)?;
-    jwt::encode_with_signer(&payload, &header, signer).map_err(Error::jose)
-}
-
 /// The JWK SHA-256 thumbprint of a public key
 /// ([RFC 7638 §3](https://www.rfc-editor.org/rfc/rfc7638#section-3)):
 /// base64url(SHA-256(the required members, sorted, without whitespace)).
@@ -469,6 +535,7 @@ pub(crate) fn random_b64url(n: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use josekit::jwt;
 
     #[test]
     fn algorithm_names_round_trip() {
@@ -506,6 +573,21 @@ mod tests {
             }
             let debug = format!("{key:?}");
             assert!(!debug.contains("\"d\""), "{debug}");
+        }
+    }
+
+    #[test]
+    fn ecdsa_fast_path_signatures_verify() {
+        for (alg, verifier_alg) in [
+            (JwsAlgorithm::ES256, jws::ES256),
+            (JwsAlgorithm::ES384, jws::ES384),
+            (JwsAlgorithm::ES512, jws::ES512),
+        ] {
+            let key = PrivateKey::generate(alg).unwrap();
+            let jwt = key.sign_jwt(Some("JWT"), &[], Map::new()).unwrap();
+            let public = Jwk::from_map(key.public_jwk().clone()).unwrap();
+            let verifier = verifier_alg.verifier_from_jwk(&public).unwrap();
+            jwt::decode_with_verifier(&jwt, &verifier).unwrap_or_else(|e| panic!("{alg}: {e}"));
         }
     }
 
