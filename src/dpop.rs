@@ -155,7 +155,10 @@ impl DPoPHandle {
         // 128 random bits per handle plus a counter: unique per proof, which
         // is what RFC 9449 §4.2 asks of `jti`.
         let n = self.inner.jti_counter.fetch_add(1, Ordering::Relaxed);
-        claims.insert("jti".into(), format!("{}.{n}", self.inner.jti_prefix).into());
+        claims.insert(
+            "jti".into(),
+            format!("{}.{n}", self.inner.jti_prefix).into(),
+        );
         claims.insert("htm".into(), method.into());
         claims.insert("htu".into(), htu(url).into());
         let now = clock::shift(self.inner.clock.now(), self.inner.clock_skew);

@@ -298,7 +298,11 @@ impl PrivateKey {
         URL_SAFE_NO_PAD.encode_string(payload, &mut jws);
         let signature = match &self.inner.ecdsa {
             Some(key) => ecdsa_sign(self.inner.alg, key, jws.as_bytes())?,
-            None => self.inner.signer.sign(jws.as_bytes()).map_err(Error::jose)?,
+            None => self
+                .inner
+                .signer
+                .sign(jws.as_bytes())
+                .map_err(Error::jose)?,
         };
         jws.push('.');
         URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
