@@ -419,11 +419,12 @@ impl oidckit::Clock for TokioClock {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn background_refresh_renews_before_expiry_without_callers() {
+/// A mock server issuing tokens for `lifetime` seconds, and a configuration
+/// whose clock follows Tokio's paused time.
+async fn paused_setup(lifetime: u64) -> (MockAuthorizationServer, Configuration) {
     let server = MockAuthorizationServer::builder()
         .client(MockClient::client_secret_basic("svc", "s3cr3t"))
-        .token_lifetime(Some(600))
+        .token_lifetime(Some(lifetime))
         .start()
         .await
         .unwrap();
@@ -437,6 +438,12 @@ async fn background_refresh_renews_before_expiry_without_callers() {
     .clock(clock)
     .build()
     .unwrap();
+    (server, config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_refresh_renews_before_expiry_without_callers() {
+    let (_server, config) = paused_setup(600).await;
     let tokens = TokenManager::builder(config)
         .refresh_skew(Duration::from_secs(60))
         .background_refresh(Duration::from_secs(30))
@@ -513,22 +520,7 @@ async fn force_refresh_fetches_even_when_the_store_has_the_current_token() {
 
 #[tokio::test(start_paused = true)]
 async fn background_refresh_of_instantly_expiring_tokens_is_rate_limited() {
-    let server = MockAuthorizationServer::builder()
-        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
-        .token_lifetime(Some(0))
-        .start()
-        .await
-        .unwrap();
-    let clock = Arc::new(TokioClock(tokio::time::Instant::now(), SystemTime::now()));
-    let config = Configuration::builder(
-        server.server_metadata(),
-        "svc",
-        ClientAuth::client_secret_basic("s3cr3t"),
-    )
-    .allow_insecure_requests(true)
-    .clock(clock)
-    .build()
-    .unwrap();
+    let (server, config) = paused_setup(0).await;
     let tokens = TokenManager::builder(config)
         .background_refresh(Duration::from_secs(30))
         .retry_backoff(Duration::from_secs(1), Duration::from_secs(60))
