@@ -292,21 +292,10 @@ impl PrivateKey {
     /// Signs `header_b64 . base64url(payload)` and returns the compact JWS.
     /// For callers that prebuild the (constant) header, like DPoP proofs.
     pub(crate) fn sign_compact(&self, header_b64: &str, payload: &[u8]) -> Result<String> {
-        let mut jws = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 200);
-        jws.push_str(header_b64);
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(payload, &mut jws);
-        let signature = match &self.inner.ecdsa {
-            Some(key) => ecdsa_sign(self.inner.alg, key, jws.as_bytes())?,
-            None => self
-                .inner
-                .signer
-                .sign(jws.as_bytes())
-                .map_err(Error::jose)?,
-        };
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
-        Ok(jws)
+        compact_jws(header_b64, payload, |input| match &self.inner.ecdsa {
+            Some(key) => ecdsa_sign(self.inner.alg, key, input),
+            None => self.inner.signer.sign(input).map_err(Error::jose),
+        })
     }
 
     /// Signs `claims` as a compact JWT with `typ` (if given) and this key's
@@ -457,18 +446,34 @@ pub(crate) fn sign_hmac_jwt(
         other => return Err(Error::Jose(format!("{other} is not an HMAC algorithm"))),
     };
     let header = serde_json::json!({ "alg": alg.name(), "typ": "JWT" });
-    let signing_input = format!(
-        "{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(Value::Object(claims).to_string().as_bytes())
-    );
-    let key = openssl::pkey::PKey::hmac(secret).map_err(Error::jose)?;
-    let mut signer = openssl::sign::Signer::new(digest, &key).map_err(Error::jose)?;
-    signer
-        .update(signing_input.as_bytes())
-        .map_err(Error::jose)?;
-    let mac = signer.sign_to_vec().map_err(Error::jose)?;
-    Ok(format!("{signing_input}.{}", b64url(&mac)))
+    let payload = Value::Object(claims).to_string();
+    compact_jws(
+        &b64url(header.to_string().as_bytes()),
+        payload.as_bytes(),
+        |input| {
+            let key = openssl::pkey::PKey::hmac(secret).map_err(Error::jose)?;
+            let mut signer = openssl::sign::Signer::new(digest, &key).map_err(Error::jose)?;
+            signer.update(input).map_err(Error::jose)?;
+            signer.sign_to_vec().map_err(Error::jose)
+        },
+    )
+}
+
+/// `header_b64 . base64url(payload) . base64url(sign(signing input))`: the
+/// compact serialization (RFC 7515 §7.1), built in one buffer.
+fn compact_jws(
+    header_b64: &str,
+    payload: &[u8],
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
+) -> Result<String> {
+    let mut jws = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 200);
+    jws.push_str(header_b64);
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut jws);
+    let signature = sign(jws.as_bytes())?;
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
+    Ok(jws)
 }
 
 /// The JWK SHA-256 thumbprint of a public key

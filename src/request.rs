@@ -287,13 +287,9 @@ impl UnauthenticatedRequest {
             form.append_pair(name, value);
         }
 
+        refuse_library_headers(&options.headers, &LIBRARY_HEADERS)?;
         let mut headers = HeaderMap::with_capacity(5 + options.headers.len());
         for (name, value) in &options.headers {
-            if LIBRARY_HEADERS.contains(&name.as_str()) {
-                return Err(Error::InvalidInput(format!(
-                    "the header `{name}` is set by the library and cannot be passed"
-                )));
-            }
             headers.append(name.clone(), value.clone());
         }
         headers.insert(
@@ -332,6 +328,16 @@ impl UnauthenticatedRequest {
             url,
             headers,
         })
+    }
+}
+
+/// Refuses a caller's header among `owned` (lowercase names).
+pub(crate) fn refuse_library_headers(headers: &HeaderMap, owned: &[&str]) -> Result<()> {
+    match headers.keys().find(|name| owned.contains(&name.as_str())) {
+        Some(name) => Err(Error::InvalidInput(format!(
+            "the header `{name}` is set by the library and cannot be passed"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::config::Configuration;
 use crate::dpop::{DPoPHandle, DPOP_HEADER};
 use crate::error::{Error, Result};
 use crate::http;
+use crate::request::refuse_library_headers;
 use crate::response::error_from_response;
 use crate::www_authenticate::challenges_from_headers;
 
@@ -60,13 +61,7 @@ pub async fn fetch_protected_resource(
     body: Option<Bytes>,
     dpop: Option<&DPoPHandle>,
 ) -> Result<reqwest::Response> {
-    for name in [AUTHORIZATION, DPOP_HEADER] {
-        if headers.contains_key(&name) {
-            return Err(Error::InvalidInput(format!(
-                "the header `{name}` is set by the library and cannot be passed"
-            )));
-        }
-    }
+    refuse_library_headers(&headers, &[AUTHORIZATION.as_str(), DPOP_HEADER.as_str()])?;
     let attempt = || {
         send(
             config,
