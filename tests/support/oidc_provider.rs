@@ -28,7 +28,6 @@ impl OidcProvider {
 
     /// Starts a provider with these clients and extra environment variables
     /// (see tests/interop/README.md).
-    #[allow(dead_code)]
     pub fn start_with_env(clients: Vec<Value>, env: &[(&str, String)]) -> OidcProvider {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
         assert!(
