@@ -73,7 +73,44 @@ struct Inner {
     thumbprint: String,
     clock: Arc<dyn Clock>,
     clock_skew: i64,
-    nonces: Mutex<VecDeque<(String, String)>>,
+    nonces: Mutex<VecDeque<NonceEntry>>,
+}
+
+/// One origin's nonce in the cache.
+struct NonceEntry {
+    origin: HttpOrigin,
+    nonce: String,
+}
+
+/// The origin (RFC 6454 §4: scheme, host, port) of an `http`/`https` URL,
+/// kept so that a lookup compares it with a URL without allocating.
+#[derive(PartialEq)]
+struct HttpOrigin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl HttpOrigin {
+    /// `None` for URLs without a tuple origin that DPoP applies to.
+    fn of(url: &Url) -> Option<HttpOrigin> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        Some(HttpOrigin {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_owned(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    /// Whether `url` has this origin. `Url` keeps the scheme and host
+    /// normalized (lowercase, IDNA), so byte comparison is origin comparison.
+    fn contains(&self, url: &Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == Some(self.port)
+    }
 }
 
 impl fmt::Debug for DPoPHandle {
@@ -151,53 +188,67 @@ impl DPoPHandle {
         url: &Url,
         access_token: Option<&AccessToken>,
     ) -> Result<String> {
-        let mut claims = Map::new();
-        // 128 random bits per handle plus a counter: unique per proof, which
-        // is what RFC 9449 §4.2 asks of `jti`.
-        let n = self.inner.jti_counter.fetch_add(1, Ordering::Relaxed);
-        claims.insert(
-            "jti".into(),
-            format!("{}.{n}", self.inner.jti_prefix).into(),
-        );
-        claims.insert("htm".into(), method.into());
-        claims.insert("htu".into(), htu(url).into());
         let now = clock::shift(self.inner.clock.now(), self.inner.clock_skew);
-        claims.insert("iat".into(), unix_seconds(now).into());
+        // The claims are written straight into one buffer: building a JSON
+        // map first cost more than everything but the signature.
+        let mut payload = Vec::with_capacity(160 + url.as_str().len());
+        // 128 random bits per handle plus a counter: unique per proof, which
+        // is what RFC 9449 §4.2 asks of `jti`. Both are base64url or digits,
+        // so they need no JSON escaping.
+        let n = self.inner.jti_counter.fetch_add(1, Ordering::Relaxed);
+        payload.extend_from_slice(b"{\"jti\":\"");
+        payload.extend_from_slice(self.inner.jti_prefix.as_bytes());
+        payload.push(b'.');
+        payload.extend_from_slice(n.to_string().as_bytes());
+        payload.extend_from_slice(b"\",\"htm\":");
+        push_json_string(&mut payload, method);
+        payload.extend_from_slice(b",\"htu\":");
+        push_json_string(&mut payload, htu(url));
+        payload.extend_from_slice(b",\"iat\":");
+        payload.extend_from_slice(unix_seconds(now).to_string().as_bytes());
         if let Some(nonce) = self.nonce(url) {
-            claims.insert("nonce".into(), nonce.into());
+            payload.extend_from_slice(b",\"nonce\":");
+            push_json_string(&mut payload, &nonce);
         }
         if let Some(token) = access_token {
-            claims.insert("ath".into(), ath(token)?.into());
+            payload.extend_from_slice(b",\"ath\":\"");
+            payload.extend_from_slice(ath(token)?.as_bytes());
+            payload.push(b'"');
         }
-        let payload = Value::Object(claims).to_string();
+        payload.push(b'}');
         self.inner
             .key
-            .sign_compact(&self.inner.header_b64, payload.as_bytes())
+            .sign_compact(&self.inner.header_b64, &payload)
     }
 
     /// The nonce last received from the URL's origin, if any. Reading an
     /// origin's nonce makes it the most recently used.
     pub fn nonce(&self, url: &Url) -> Option<String> {
-        let origin = url.origin().ascii_serialization();
         let mut nonces = self.inner.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        let at = nonces.iter().position(|(o, _)| *o == origin)?;
+        let at = nonces.iter().position(|entry| entry.origin.contains(url))?;
         let entry = nonces.remove(at)?;
-        let nonce = entry.1.clone();
+        let nonce = entry.nonce.clone();
         nonces.push_front(entry);
         Some(nonce)
     }
 
     /// Remembers the `DPoP-Nonce` of a response from `url` (any response,
     /// errors included, RFC 9449 §8). A value that is not a valid nonce
-    /// (RFC 9449 §8.1: `NQCHAR`s only) is ignored.
+    /// (RFC 9449 §8.1: `NQCHAR`s only), or a URL without an HTTP(S) origin,
+    /// is ignored.
     pub fn record_nonce(&self, url: &Url, headers: &HeaderMap) {
         let Some(nonce) = headers.get(DPOP_NONCE_HEADER).and_then(valid_nonce) else {
             return;
         };
-        let origin = url.origin().ascii_serialization();
+        let Some(origin) = HttpOrigin::of(url) else {
+            return;
+        };
         let mut nonces = self.inner.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        nonces.retain(|(o, _)| *o != origin);
-        nonces.push_front((origin, nonce.to_owned()));
+        nonces.retain(|entry| entry.origin != origin);
+        nonces.push_front(NonceEntry {
+            origin,
+            nonce: nonce.to_owned(),
+        });
         nonces.truncate(NONCE_CACHE_SIZE);
     }
 
@@ -232,6 +283,12 @@ fn valid_nonce(value: &HeaderValue) -> Option<&str> {
 /// `htu`: the URL without query and fragment (RFC 9449 §4.2).
 fn htu(url: &Url) -> &str {
     &url[..url::Position::AfterPath]
+}
+
+/// Appends `value` as a JSON string (quoted and escaped, RFC 8259 §7).
+fn push_json_string(out: &mut Vec<u8>, value: &str) {
+    // Writing a `&str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).
@@ -333,6 +390,55 @@ mod tests {
             dpop.record_nonce(&u, &h);
         }
         assert!(dpop.nonce(&h10).is_some());
+    }
+
+    #[test]
+    fn nonce_origins_are_scheme_host_and_port() {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH);
+        let dpop = DPoPHandle::generate(&config(clock), JwsAlgorithm::ES256).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(DPOP_NONCE_HEADER, HeaderValue::from_static("n-1"));
+        dpop.record_nonce(&"https://A.example/token".parse().unwrap(), &h);
+        let same = |u: &str| dpop.nonce(&u.parse().unwrap()).is_some();
+        assert!(same("https://a.example:443/x?y#z"), "default port, case");
+        assert!(!same("http://a.example/token"), "other scheme");
+        assert!(!same("https://a.example:8443/token"), "other port");
+        assert!(!same("https://b.a.example/token"), "other host");
+        // URLs without an HTTP origin are never cached, so two of them
+        // cannot share a nonce (their origins are opaque, RFC 6454 §5).
+        dpop.record_nonce(&"urn:example:a".parse().unwrap(), &h);
+        assert!(!same("urn:example:b"));
+        h.insert(DPOP_NONCE_HEADER, HeaderValue::from_static("n-6"));
+        dpop.record_nonce(&"http://[::1]:8080/".parse().unwrap(), &h);
+        assert_eq!(
+            dpop.nonce(&"http://[0:0::1]:8080/t".parse().unwrap())
+                .as_deref(),
+            Some("n-6")
+        );
+    }
+
+    #[test]
+    fn proof_claims_are_exactly_the_rfc_members_and_valid_json() {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(7));
+        let dpop = DPoPHandle::generate(&config(clock), JwsAlgorithm::ES256).unwrap();
+        let url: Url = "https://as.example/t%22x/\\y?q".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(DPOP_NONCE_HEADER, HeaderValue::from_static("n!#$[]~"));
+        dpop.record_nonce(&url, &h);
+        let token = AccessToken::new("tok".into());
+        let claims = part(&dpop.proof("PATCH", &url, Some(&token)).unwrap(), 1);
+        let mut members: Vec<_> = claims.as_object().unwrap().keys().cloned().collect();
+        members.sort();
+        assert_eq!(members, ["ath", "htm", "htu", "iat", "jti", "nonce"]);
+        assert_eq!(claims["htm"], "PATCH");
+        assert_eq!(claims["htu"], url[..url::Position::AfterPath]);
+        assert_eq!(claims["iat"], 12);
+        assert_eq!(claims["nonce"], "n!#$[]~");
+        let jti = claims["jti"].as_str().unwrap();
+        assert!(jti.len() >= 24, "{jti}");
+        // A method that needs escaping still gives valid JSON.
+        let odd = part(&dpop.proof("X\"\\", &url, None).unwrap(), 1);
+        assert_eq!(odd["htm"], "X\"\\");
     }
 
     #[test]

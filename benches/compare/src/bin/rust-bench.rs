@@ -41,6 +41,11 @@ use oauth2::{EndpointNotSet, EndpointSet, Scope, TokenResponse as _};
 use oidckit::{
     client_credentials_grant, ClientAuth, Configuration, DPoPHandle, JwsAlgorithm, ServerMetadata,
 };
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
+use openssl::pkey::Private;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
@@ -55,28 +60,30 @@ enum Kind {
     Oidckit,
     OidckitDpop,
     Reqwest,
+    ReqwestDpop,
     Oauth2,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 5] = [
         Kind::Oidckit,
         Kind::OidckitDpop,
         Kind::Reqwest,
+        Kind::ReqwestDpop,
         Kind::Oauth2,
     ];
 
     fn client(self) -> &'static str {
         match self {
             Kind::Oidckit | Kind::OidckitDpop => "oidckit",
-            Kind::Reqwest => "reqwest",
+            Kind::Reqwest | Kind::ReqwestDpop => "reqwest",
             Kind::Oauth2 => "oauth2",
         }
     }
 
     fn token_type(self) -> &'static str {
         match self {
-            Kind::OidckitDpop => "DPoP",
+            Kind::OidckitDpop | Kind::ReqwestDpop => "DPoP",
             _ => "Bearer",
         }
     }
@@ -86,6 +93,7 @@ impl Kind {
             "oidckit" => Kind::Oidckit,
             "oidckit-dpop" => Kind::OidckitDpop,
             "reqwest" => Kind::Reqwest,
+            "reqwest-dpop" => Kind::ReqwestDpop,
             "oauth2" => Kind::Oauth2,
             _ => usage(&format!("unknown client `{name}`")),
         }
@@ -103,6 +111,68 @@ struct Clients {
     basic: HeaderValue,
     oauth2: Oauth2Client,
     oauth2_http: oauth2::reqwest::Client,
+    bare_dpop: BareDpop,
+}
+
+/// The least a DPoP client must do per grant, written by hand for the
+/// "bare reqwest DPoP" baseline: the RFC 9449 §4.2 claims with `format!`,
+/// SHA-256 and one P-256 signature with OpenSSL (the library oidckit signs
+/// with), base64url. No nonce cache, no validation, no error handling.
+struct BareDpop {
+    key: EcKey<Private>,
+    header_b64: String,
+    htu: String,
+    jti: AtomicUsize,
+}
+
+impl BareDpop {
+    fn new(url: &reqwest::Url) -> BareDpop {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+        let key = EcKey::generate(&group).expect("P-256 key");
+        let mut ctx = BigNumContext::new().expect("bn ctx");
+        let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+        key.public_key()
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .expect("coordinates");
+        let coord = |n: &BigNum| b64(&n.to_vec_padded(32).unwrap());
+        let header = json!({
+            "typ": "dpop+jwt",
+            "alg": "ES256",
+            "jwk": {"kty": "EC", "crv": "P-256", "x": coord(&x), "y": coord(&y)},
+        });
+        let mut htu = url.clone();
+        htu.set_query(None);
+        BareDpop {
+            key,
+            header_b64: b64(header.to_string().as_bytes()),
+            htu: htu.to_string(),
+            jti: AtomicUsize::new(0),
+        }
+    }
+
+    fn proof(&self) -> String {
+        let iat = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let jti = self.jti.fetch_add(1, Ordering::Relaxed);
+        let claims = format!(
+            r#"{{"jti":"b-{jti}","htm":"POST","htu":"{}","iat":{iat}}}"#,
+            self.htu
+        );
+        let mut jws = format!("{}.{}", self.header_b64, b64(claims.as_bytes()));
+        let sig = EcdsaSig::sign(&openssl::sha::sha256(jws.as_bytes()), &self.key).unwrap();
+        let mut rs = sig.r().to_vec_padded(32).unwrap();
+        rs.extend(sig.s().to_vec_padded(32).unwrap());
+        jws.push('.');
+        jws.push_str(&b64(&rs));
+        jws
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Clients {
@@ -148,6 +218,7 @@ impl Clients {
             .build()
             .expect("reqwest 0.12 client");
 
+        let bare_dpop = BareDpop::new(&url);
         Clients {
             config,
             dpop,
@@ -156,6 +227,7 @@ impl Clients {
             basic,
             oauth2,
             oauth2_http,
+            bare_dpop,
         }
     }
 
@@ -177,10 +249,12 @@ impl Clients {
                 assert_eq!(token.access_token().secret(), ACCESS_TOKEN);
                 assert!(token.token_type().is_dpop());
             }
-            Kind::Reqwest => {
-                let response = self
-                    .reqwest
-                    .post(self.url.clone())
+            Kind::Reqwest | Kind::ReqwestDpop => {
+                let mut request = self.reqwest.post(self.url.clone());
+                if kind == Kind::ReqwestDpop {
+                    request = request.header("dpop", self.bare_dpop.proof());
+                }
+                let response = request
                     .header(AUTHORIZATION, self.basic.clone())
                     .header(
                         CONTENT_TYPE,
@@ -195,6 +269,7 @@ impl Clients {
                 let body = response.bytes().await.expect("reqwest body");
                 let json: Value = serde_json::from_slice(&body).expect("JSON");
                 assert_eq!(json["access_token"].as_str(), Some(ACCESS_TOKEN));
+                assert_eq!(json["token_type"].as_str(), Some(kind.token_type()));
             }
             Kind::Oauth2 => {
                 let token = self
@@ -332,7 +407,7 @@ fn slices() -> usize {
 /// slices do a quarter of the count and last about as long.
 fn per_slice(kind: Kind, n: usize) -> usize {
     let n = match kind {
-        Kind::OidckitDpop => n / 4,
+        Kind::OidckitDpop | Kind::ReqwestDpop => n / 4,
         _ => n,
     };
     (n / slices()).max(1)
@@ -462,10 +537,17 @@ async fn rss(o: &Opts) -> Value {
 
 fn main() {
     let o = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // Tokio's default (one worker per CPU) unless RUST_BENCH_WORKERS says
+    // otherwise (for the CPU-accounting experiments in README.md).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = std::env::var("RUST_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&w| w > 0)
+    {
+        builder.worker_threads(workers);
+    }
+    let runtime = builder.enable_all().build().expect("tokio runtime");
     // Bounded: every measurement is a fixed count; a stuck server would hit
     // the 30 s request timeout and fail the run.
     let out = runtime.block_on(async {
