@@ -61,6 +61,7 @@ const rows = [
   ['oidckit', 'Bearer'],
   ['oidckit', 'DPoP'],
   ['reqwest', 'Bearer', 'bare reqwest 0.13 + serde_json'],
+  ['reqwest', 'DPoP', 'bare reqwest 0.13 + serde_json + hand-made proof'],
   ['oauth2', 'Bearer', 'oauth2 5 (reqwest 0.12)'],
   ['openid-client', 'Bearer'],
   ['openid-client', 'DPoP'],
@@ -73,7 +74,8 @@ const node = runs.find((r) => r.runner === 'node')
 if (meta) {
   console.log(
     `Run ${meta.date}: ${meta.cpus} × ${meta.cpu}, ${meta.mem_gib} GiB, Linux ${meta.kernel}, ${meta.rustc}, Node ${meta.node}; ` +
-      `${meta.passes} passes × ${meta.rounds} rounds; sequential rounds ${meta.pin_sequential ? 'with client and server pinned to one vCPU' : 'unpinned'}.`,
+      `${meta.passes} passes × ${meta.rounds} rounds; sequential rounds ${meta.pin_sequential ? 'with client and server pinned to one vCPU' : 'unpinned'}; ` +
+      `static server on ${meta.server_threads ?? 2} thread${meta.server_threads === 1 ? '' : 's'}.`,
   )
   console.log()
 }
@@ -108,6 +110,19 @@ for (const mode of [SEQ, C32]) {
     ` (rounds ${fix(p.min, 3)}–${fix(p.max, 3)})`,
   )
 }
+// The same for DPoP: the bare client signs a hand-made proof with the same
+// OpenSSL call, so this is oidckit's own cost on top of the signature.
+for (const mode of [SEQ, C32]) {
+  const p = paired(['reqwest', 'DPoP'], ['oidckit', 'DPoP'], mode)
+  if (!p.n) continue
+  line(
+    `oidckit DPoP / bare reqwest DPoP wall time, ${mode}`,
+    `${fix(p.median, 3)}×`,
+    '(none)',
+    undefined,
+    ` (rounds ${fix(p.min, 3)}–${fix(p.max, 3)})`,
+  )
+}
 for (const [type, target] of [
   ['Bearer', 15],
   ['DPoP', 10],
@@ -121,6 +136,12 @@ for (const [type, target] of [
       mode === C32 ? r >= target : undefined,
     )
   }
+}
+// What the bare clients reach: the ceiling for any Rust client on this box.
+for (const type of ['Bearer', 'DPoP']) {
+  if (!get('reqwest', type, C32).length) continue
+  const r = med('reqwest', type, C32) / med('openid-client', type, C32)
+  line(`bare reqwest / openid-client grants/s, ${type}, ${C32}`, `${fix(r, 1)}×`, '(for scale)', undefined)
 }
 for (const mode of [SEQ, C32]) {
   const p = paired(['oidckit', 'Bearer'], ['oauth2', 'Bearer'], mode)

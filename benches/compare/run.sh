@@ -7,8 +7,9 @@
 #
 # Knobs (environment): PASSES (3), ROUNDS (3 per pass), RUST_SEQ (40000),
 # RUST_CONC (64000), NODE_SEQ (3000), NODE_CONC (4000), RSS_TOTAL (100000),
-# PIN_SEQUENTIAL (1: sequential rounds with client and server on CPU SEQ_CPU,
-# default 0), RESULTS_DIR (a new temporary directory), CARGO_TARGET_DIR
+# PIN_SEQUENTIAL (1, the default: sequential rounds with client and server on
+# CPU SEQ_CPU), SERVER_THREADS (1: the static server's threads), CPU_ACCOUNTING
+# (1: run cpu.sh at the end), RESULTS_DIR (a new temporary directory), CARGO_TARGET_DIR
 # (/tmp/compare-target).
 #
 # Everything listens on 127.0.0.1 only; every measurement is a fixed count of
@@ -53,7 +54,8 @@ cat >"$RESULTS_DIR/meta.json" <<EOF
  "node": "$(node --version)",
  "pin_sequential": $PIN_SEQUENTIAL,
  "passes": $PASSES,
- "rounds": $ROUNDS}
+ "rounds": $ROUNDS,
+ "server_threads": ${SERVER_THREADS:-1}}
 EOF
 
 started=$(date +%s)
@@ -67,7 +69,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== static token endpoint" >&2
-"$bin/static-token-server" --port 0 --max-lifetime 900 \
+"$bin/static-token-server" --port 0 --max-lifetime 900 --threads "${SERVER_THREADS:-1}" \
     >"$RESULTS_DIR/server.port" 2>"$RESULTS_DIR/server.log" &
 server_pid=$!
 for _ in $(seq 100); do
@@ -125,3 +127,13 @@ echo "== measured in $(( $(date +%s) - started )) s; raw results in $RESULTS_DIR
 echo >&2
 
 node "$here/report.mjs" "$RESULTS_DIR"
+
+# Where the CPU goes: client and server CPU per grant, per client.
+if [[ "${CPU_ACCOUNTING:-1}" == 1 ]]; then
+    echo >&2
+    echo "== CPU per grant (cpu.sh)" >&2
+    echo
+    echo "CPU time per grant at concurrency 32 (each client alone; server with 1 and 2 threads)"
+    echo
+    bash "$here/cpu.sh" | tee "$RESULTS_DIR/cpu.md"
+fi

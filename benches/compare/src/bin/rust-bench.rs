@@ -474,11 +474,17 @@ async fn bench(o: &Opts) -> Value {
     })
 }
 
-/// `n` grants with one client at the given concurrency (for profiling).
+/// `n` grants with one client at the given concurrency (for profiling), with
+/// the CPU time and the context switches of this process during the run.
 async fn single(o: &Opts) -> Value {
     let clients = Arc::new(Clients::new(&o.url));
     run(&clients, o.client, 500, 1).await;
+    let (cpu_before, switches_before) = (cpu_seconds(), context_switches());
     let elapsed = run(&clients, o.client, o.total, o.concurrency).await;
+    let (cpu, switches) = (
+        cpu_seconds() - cpu_before,
+        context_switches() - switches_before,
+    );
     json!({
         "runner": "rust-single",
         "client": o.client.client(),
@@ -487,7 +493,40 @@ async fn single(o: &Opts) -> Value {
         "grants": o.total,
         "seconds": elapsed.as_secs_f64(),
         "grants_per_s": o.total as f64 / elapsed.as_secs_f64(),
+        "cpu_seconds": cpu,
+        "cpu_us_per_grant": cpu * 1e6 / o.total as f64,
+        "context_switches_per_grant": switches as f64 / o.total as f64,
     })
+}
+
+/// User + system CPU time of this process (all threads), from
+/// /proc/self/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> f64 { fields[i - 3].parse().expect("ticks") };
+    (ticks(14) + ticks(15)) / 100.0
+}
+
+/// Voluntary + involuntary context switches of every thread of this process.
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// (VmRSS, VmHWM) in KiB.

@@ -10,6 +10,9 @@
 //! and `Bearer` otherwise. Nothing is verified: the point is to cost the
 //! clients as little server time as possible. Anything else gets a 404.
 //!
+//! `--threads 1` (the default) runs one event loop on one thread, as one
+//! nginx worker does; more threads make a multi-threaded tokio runtime.
+//!
 //! The server stops by itself after `--max-lifetime` seconds (default 900)
 //! or `--max-requests` requests (default 20,000,000), whichever comes first.
 
@@ -43,7 +46,7 @@ fn parse_args() -> Args {
         port: 0,
         max_lifetime: Duration::from_secs(900),
         max_requests: 20_000_000,
-        threads: 2,
+        threads: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -111,11 +114,16 @@ async fn handle(
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // One thread: a single event loop, as one nginx worker (the default: it
+    // leaves the most CPU to the client under test, see README.md).
+    let mut builder = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.threads);
+        b
+    };
+    let runtime = builder.enable_all().build().expect("tokio runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
