@@ -173,18 +173,29 @@ async fn read_body(mut response: reqwest::Response, url: &Url, limit: usize) -> 
     {
         return Err(too_large());
     }
+    // A small response usually arrives as one chunk: keep it as it is and
+    // copy only when a second one comes.
+    let mut first: Option<Bytes> = None;
     let mut body = BytesMut::new();
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?
     {
-        if body.len() + chunk.len() > limit {
+        let so_far = first.as_ref().map_or(0, Bytes::len) + body.len();
+        if so_far + chunk.len() > limit {
             return Err(too_large());
         }
-        body.extend_from_slice(&chunk);
+        match first.take() {
+            None if body.is_empty() => first = Some(chunk),
+            None => body.extend_from_slice(&chunk),
+            Some(earlier) => {
+                body.extend_from_slice(&earlier);
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 /// True for `application/json` and `application/<something>+json`
@@ -244,15 +255,20 @@ impl<'de> serde::Deserialize<'de> for UniqueKeys {
                 self,
                 mut access: A,
             ) -> std::result::Result<UniqueKeys, A::Error> {
+                use serde_json::map::Entry;
                 let mut map = serde_json::Map::new();
                 while let Some((key, value)) = access.next_entry::<String, serde_json::Value>()? {
-                    if map.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format!(
-                            "duplicate member {:?}",
-                            crate::error::server_text(&key, 64)
-                        )));
+                    match map.entry(key) {
+                        Entry::Vacant(member) => {
+                            member.insert(value);
+                        }
+                        Entry::Occupied(member) => {
+                            return Err(serde::de::Error::custom(format!(
+                                "duplicate member {:?}",
+                                crate::error::server_text(member.key(), 64)
+                            )));
+                        }
                     }
-                    map.insert(key, value);
                 }
                 Ok(UniqueKeys(map))
             }

@@ -8,6 +8,7 @@
 //! | reset mid-body | `reset_mid_body_is_a_transport_error` |
 //! | slow headers, slow body past the timeout | `slow_headers_and_slow_bodies_time_out` |
 //! | 50 MiB body (streamed, and a declared length) | `huge_bodies_stop_at_the_limit` |
+//! | a body in many chunks (whole when under the limit, refused past it) | `bodies_in_many_chunks_are_read_whole_and_capped_across_chunks` |
 //! | gzip bomb | `compressed_bodies_are_never_inflated` (no decompression is compiled in) |
 //! | 3xx to another host | `redirects_are_never_followed` |
 //! | 200 with an HTML body | `html_with_200_is_invalid_response_naming_the_content_type` |
@@ -143,6 +144,35 @@ async fn huge_bodies_stop_at_the_limit() {
         .build()
         .unwrap();
     let err = client_credentials_grant(&tiny, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 16, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn bodies_in_many_chunks_are_read_whole_and_capped_across_chunks() {
+    // One byte per chunk: the body is assembled from every chunk...
+    let (server, _) = setup().await;
+    let patient = |limit: usize| {
+        Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
+            .allow_insecure_requests(true)
+            .timeout(Duration::from_secs(20))
+            .max_response_size(limit)
+            .build()
+            .unwrap()
+    };
+    server.fail_next_token_request(Fault::SlowBody(Duration::from_millis(1)));
+    let token = client_credentials_grant(&patient(1024 * 1024), &[("scope", "read")], None)
+        .await
+        .unwrap();
+    assert!(token.token_type().is_bearer());
+    assert!(!token.access_token().secret().is_empty());
+    // ... and the limit counts all of them (no Content-Length to go by).
+    server.fail_next_token_request(Fault::SlowBody(Duration::from_millis(1)));
+    let err = client_credentials_grant(&patient(16), &[("scope", "read")], None)
         .await
         .unwrap_err();
     assert!(
