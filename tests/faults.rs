@@ -29,12 +29,17 @@ use serde_json::json;
 
 async fn setup() -> (MockAuthorizationServer, Configuration) {
     let server = support::server_with(MockClient::none("c")).await;
-    let config = Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
-        .allow_insecure_requests(true)
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let config = config(&server, Duration::from_millis(500), 1024 * 1024);
     (server, config)
+}
+
+fn config(server: &MockAuthorizationServer, timeout: Duration, limit: usize) -> Configuration {
+    Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
+        .timeout(timeout)
+        .max_response_size(limit)
+        .build()
+        .unwrap()
 }
 
 async fn fail_with(fault: Fault) -> Error {
@@ -138,11 +143,7 @@ async fn huge_bodies_stop_at_the_limit() {
     );
     // A declared Content-Length over the limit is refused before reading.
     let (server, _) = setup().await;
-    let tiny = Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
-        .allow_insecure_requests(true)
-        .max_response_size(16)
-        .build()
-        .unwrap();
+    let tiny = config(&server, Duration::from_secs(30), 16);
     let err = client_credentials_grant(&tiny, &[("scope", "read")], None)
         .await
         .unwrap_err();
@@ -156,14 +157,7 @@ async fn huge_bodies_stop_at_the_limit() {
 async fn bodies_in_many_chunks_are_read_whole_and_capped_across_chunks() {
     // One byte per chunk: the body is assembled from every chunk...
     let (server, _) = setup().await;
-    let patient = |limit: usize| {
-        Configuration::builder(server.server_metadata(), "c", ClientAuth::none())
-            .allow_insecure_requests(true)
-            .timeout(Duration::from_secs(20))
-            .max_response_size(limit)
-            .build()
-            .unwrap()
-    };
+    let patient = |limit: usize| config(&server, Duration::from_secs(20), limit);
     server.fail_next_token_request(Fault::SlowBody(Duration::from_millis(1)));
     let token = client_credentials_grant(&patient(1024 * 1024), &[("scope", "read")], None)
         .await
