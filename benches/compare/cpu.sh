@@ -22,14 +22,7 @@ CONCURRENCY="${CONCURRENCY:-32}"
     exit 1
 }
 
-server_pid=""
-stop_server() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
+source "$here/server.sh"
 trap stop_server EXIT
 
 # Server CPU seconds (utime + stime, 1/100 s ticks) and context switches (all threads).
@@ -39,12 +32,7 @@ server_switches() { cat /proc/"$server_pid"/task/*/status | awk '/ctxt_switches/
 echo "| server threads | client | token | grants/s | client CPU µs/grant | server CPU µs/grant | total µs/grant | client switches/grant | server switches/grant |"
 echo "|---:|---|---|---:|---:|---:|---:|---:|---:|"
 for threads in $SERVER_THREADS; do
-    port_file="$(mktemp)"
-    "$bin/static-token-server" --port 0 --max-lifetime 600 --threads "$threads" >"$port_file" 2>/dev/null &
-    server_pid=$!
-    for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
-    url="http://127.0.0.1:$(head -n1 "$port_file")/token"
-    rm -f "$port_file"
+    start_server "$threads" 600 /dev/null
     for client in $CLIENTS; do
         total="$TOTAL"
         [[ "$client" == *dpop ]] && total=$(( TOTAL / 3 ))

@@ -26,20 +26,14 @@ command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is needed" >
 }
 
 work="$(mktemp -d)"
-server_pid=""
+source "$here/server.sh"
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/static-token-server" --port 0 --max-lifetime 1800 >"$work/port" 2>/dev/null &
-server_pid=$!
-for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-url="http://127.0.0.1:$(head -n1 "$work/port")/token"
+start_server 1 1800 /dev/null
 
 # collected CLIENT GRANTS: total instructions of one run
 collected() {

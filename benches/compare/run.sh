@@ -59,27 +59,11 @@ cat >"$RESULTS_DIR/meta.json" <<EOF
 EOF
 
 started=$(date +%s)
-server_pid=""
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
+source "$here/server.sh"
+trap stop_server EXIT
 
 echo "== static token endpoint" >&2
-"$bin/static-token-server" --port 0 --max-lifetime 900 --threads "${SERVER_THREADS:-1}" \
-    >"$RESULTS_DIR/server.port" 2>"$RESULTS_DIR/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    [[ -s "$RESULTS_DIR/server.port" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$RESULTS_DIR/server.log" >&2; exit 1; }
-    sleep 0.1
-done
-port="$(head -n1 "$RESULTS_DIR/server.port")"
-[[ "$port" =~ ^[0-9]+$ ]] || { echo "run.sh: the server printed no port" >&2; exit 1; }
-url="http://127.0.0.1:$port/token"
+start_server "${SERVER_THREADS:-1}" 900 "$RESULTS_DIR/server.log"
 echo "   $url (pid $server_pid)" >&2
 
 # Sequential rounds run with the client and the server on one vCPU (see
@@ -120,8 +104,7 @@ for client in oidckit oidckit-dpop reqwest; do
         >"$RESULTS_DIR/rss-$client.json"
 done
 
-cleanup
-server_pid=""
+stop_server
 cat "$RESULTS_DIR/server.log" >&2
 echo "== measured in $(( $(date +%s) - started )) s; raw results in $RESULTS_DIR" >&2
 echo >&2
