@@ -3,33 +3,14 @@
 
 mod support;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use oidckit::testing::MockClient;
 use oidckit::{
     client_credentials_grant, AssertionAudience, ClientAuth, Error, JwsAlgorithm, PrivateKey,
 };
-use serde_json::Value;
 
 const SPECIAL: &str = "a b:c/d+e%f&g=h?i";
-
-fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn header(jwt: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn client_secret_basic_form_encodes_special_characters() {
@@ -91,8 +72,8 @@ async fn client_secret_jwt_every_hmac_algorithm() {
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         let req = server.last_token_request().unwrap();
         let jwt = req.param("client_assertion").unwrap();
-        assert_eq!(header(jwt)["alg"], alg.name());
-        let c = claims(jwt);
+        assert_eq!(support::jwt_header(jwt)["alg"], alg.name());
+        let c = support::jwt_claims(jwt);
         assert_eq!(c["aud"], config.issuer());
         assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 60);
     }
@@ -127,10 +108,10 @@ async fn private_key_jwt_every_algorithm_with_generated_keys() {
             .param("client_assertion")
             .unwrap()
             .to_owned();
-        let h = header(&jwt);
+        let h = support::jwt_header(&jwt);
         assert_eq!(h["alg"], alg.name());
         assert_eq!(h["kid"], format!("kid-{alg}"));
-        let c = claims(&jwt);
+        let c = support::jwt_claims(&jwt);
         assert_eq!(
             (c["iss"].as_str(), c["sub"].as_str()),
             (Some("c"), Some("c"))
@@ -208,7 +189,7 @@ async fn assertion_audience_and_modify_hook() {
         .param("client_assertion")
         .unwrap()
         .to_owned();
-    let c = claims(&jwt);
+    let c = support::jwt_claims(&jwt);
     assert_eq!(c["aud"], server.token_endpoint().as_str());
     assert_eq!(c["tenant"], "blue");
     // A second grant gets a fresh jti (the server refuses replays).

@@ -4,12 +4,11 @@
 
 #[path = "support/oidc_provider.rs"]
 mod oidc_provider;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use oidc_provider::{client, OidcProvider};
 use oidckit::{
     client_credentials_grant, discovery_with, ClientAuth, Configuration, DPoPHandle,
@@ -78,15 +77,6 @@ fn count_requests() -> (Arc<AtomicUsize>, tracing::subscriber::DefaultGuard) {
     (count, tracing::subscriber::set_default(subscriber))
 }
 
-fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn every_proof_algorithm_binds_the_jwt_access_token_to_the_key() {
     let config = config(None, "dpop-post", "dpop-secret").await;
@@ -106,7 +96,7 @@ async fn every_proof_algorithm_binds_the_jwt_access_token_to_the_key() {
         .await
         .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert!(token.token_type().is_dpop(), "{alg}");
-        let at = claims(token.access_token().secret());
+        let at = support::jwt_claims(token.access_token().secret());
         assert_eq!(
             at["cnf"]["jkt"],
             dpop.thumbprint(),
@@ -178,7 +168,7 @@ async fn a_client_registered_for_bound_tokens_needs_a_proof() {
     .await
     .unwrap();
     assert_eq!(
-        claims(token.access_token().secret())["cnf"]["jkt"],
+        support::jwt_claims(token.access_token().secret())["cnf"]["jkt"],
         dpop.thumbprint()
     );
 }
@@ -208,7 +198,7 @@ async fn a_token_manager_with_dpop_keeps_serving_across_a_forced_expiry() {
     let first = tokens.token().await.unwrap();
     assert!(first.token_type().is_dpop());
     assert_eq!(
-        claims(first.access_token().secret())["cnf"]["jkt"],
+        support::jwt_claims(first.access_token().secret())["cnf"]["jkt"],
         dpop.thumbprint()
     );
     assert_eq!(
@@ -223,7 +213,7 @@ async fn a_token_manager_with_dpop_keeps_serving_across_a_forced_expiry() {
         first.access_token().secret()
     );
     assert_eq!(
-        claims(second.access_token().secret())["cnf"]["jkt"],
+        support::jwt_claims(second.access_token().secret())["cnf"]["jkt"],
         dpop.thumbprint()
     );
     // And once more, forced.

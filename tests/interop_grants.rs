@@ -5,10 +5,11 @@
 mod certs;
 #[path = "support/oidc_provider.rs"]
 mod oidc_provider;
+mod support;
 
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use oidc_provider::{client, OidcProvider};
 use oidckit::{
@@ -17,7 +18,7 @@ use oidckit::{
     token_types, ClientAuth, ClientMetadata, Configuration, DiscoveryOptions, JwsAlgorithm,
     PrivateKey, TokenExchange,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 const NO_PARAMS: [(&str, &str); 0] = [];
 
@@ -66,15 +67,6 @@ async fn config(id: &str, secret: &str) -> Configuration {
         DiscoveryOptions::new().allow_insecure_requests(true),
     )
     .await
-    .unwrap()
-}
-
-fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
     .unwrap()
 }
 
@@ -319,7 +311,7 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
         .await
         .unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(
-            claims(token.access_token().secret())["cnf"]["x5t#S256"],
+            support::jwt_claims(token.access_token().secret())["cnf"]["x5t#S256"],
             thumbprint,
             "{id}"
         );

@@ -7,13 +7,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use oidckit::{
     client_credentials_grant, discovery_with, AssertionAudience, ClientAuth, Configuration,
     DiscoveryAlgorithm, DiscoveryOptions, Error, JwsAlgorithm, PrivateKey, Url,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A secret full of the characters RFC 6749 §2.3.1 form-encoding exists for.
 const SPECIAL_SECRET: &str = "s3cr3t with space:/+%&=?#~*!'()";
@@ -22,6 +20,7 @@ const JWT_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef012345
 
 #[path = "support/oidc_provider.rs"]
 mod oidc_provider;
+mod support;
 
 use oidc_provider::{client, OidcProvider};
 
@@ -112,15 +111,6 @@ async fn discover(client_id: &str, auth: ClientAuth, alg: DiscoveryAlgorithm) ->
     .unwrap_or_else(|e| panic!("discovery for {client_id}: {e}"))
 }
 
-fn jwt_part(jwt: &str, i: usize) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(i).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn discovery_by_both_algorithms_then_basic_grant_with_special_secret() {
     for alg in [DiscoveryAlgorithm::Oidc, DiscoveryAlgorithm::OAuth2] {
@@ -161,8 +151,8 @@ async fn resource_indicator_yields_jwt_access_token_for_that_audience() {
     .await
     .unwrap();
     let at = token.access_token().secret();
-    assert_eq!(jwt_part(at, 0)["typ"], "at+jwt");
-    let claims = jwt_part(at, 1);
+    assert_eq!(support::jwt_part(at, 0)["typ"], "at+jwt");
+    let claims = support::jwt_part(at, 1);
     assert_eq!(claims["aud"], "urn:oidckit:api");
     assert_eq!(claims["client_id"], "basic-client");
     assert_eq!(claims["scope"], "read");

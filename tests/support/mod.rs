@@ -1,8 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use oidckit::testing::{MockAuthorizationServer, MockClient};
 use oidckit::{ClientAuth, Configuration};
+use serde_json::Value;
 
 /// A mock server with one client registered.
 pub async fn server_with(client: MockClient) -> MockAuthorizationServer {
@@ -24,4 +27,20 @@ pub fn config(
         .allow_insecure_requests(true)
         .build()
         .expect("configuration")
+}
+
+/// Part `i` of a compact JWT (0: the header, 1: the claims), decoded as JSON.
+pub fn jwt_part(jwt: &str, i: usize) -> Value {
+    let part = jwt.split('.').nth(i).expect("a compact JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+/// A JWT's header.
+pub fn jwt_header(jwt: &str) -> Value {
+    jwt_part(jwt, 0)
+}
+
+/// A JWT's claims.
+pub fn jwt_claims(jwt: &str) -> Value {
+    jwt_part(jwt, 1)
 }
