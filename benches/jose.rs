@@ -61,34 +61,32 @@ fn main() {
             black_box(dpop.proof("GET", &resource, Some(&access_token)).unwrap());
         });
     }
-    for alg in [JwsAlgorithm::ES256, JwsAlgorithm::RS256] {
-        let key = PrivateKey::generate(alg).unwrap().with_kid("k1");
-        let config = config(ClientAuth::private_key_jwt(key));
-        time(
-            &format!("token request with private_key_jwt ({alg})"),
-            || {
-                black_box(
-                    build_token_request(
-                        &config,
-                        "client_credentials",
-                        &[("scope", "read")],
-                        &RequestOptions::new(),
-                    )
-                    .unwrap(),
-                );
-            },
-        );
-    }
-    let config = config(ClientAuth::client_secret_basic("bench-secret"));
-    time("token request with client_secret_basic", || {
-        black_box(
-            build_token_request(
-                &config,
-                "client_credentials",
-                &[("scope", "read")],
-                &RequestOptions::new(),
+    let mut auths: Vec<(String, ClientAuth)> = [JwsAlgorithm::ES256, JwsAlgorithm::RS256]
+        .into_iter()
+        .map(|alg| {
+            let key = PrivateKey::generate(alg).unwrap().with_kid("k1");
+            (
+                format!("private_key_jwt ({alg})"),
+                ClientAuth::private_key_jwt(key),
             )
-            .unwrap(),
-        );
-    });
+        })
+        .collect();
+    auths.push((
+        "client_secret_basic".into(),
+        ClientAuth::client_secret_basic("bench-secret"),
+    ));
+    for (method, auth) in auths {
+        let config = config(auth);
+        time(&format!("token request with {method}"), || {
+            black_box(
+                build_token_request(
+                    &config,
+                    "client_credentials",
+                    &[("scope", "read")],
+                    &RequestOptions::new(),
+                )
+                .unwrap(),
+            );
+        });
+    }
 }

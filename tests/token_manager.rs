@@ -145,17 +145,11 @@ async fn ten_thousand_callers_on_an_empty_cache_cause_one_request() {
     // Slow the token endpoint so every caller arrives while it is in flight.
     s.server
         .fail_next_token_request(Fault::Delay(Duration::from_millis(300)));
-    let callers: Vec<_> = (0..10_000)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await.map(|t| secret(&t)) })
-        })
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    for caller in callers {
-        seen.insert(caller.await.unwrap().unwrap());
-    }
-    assert_eq!(seen.len(), 1, "every caller got the same token");
+    assert_eq!(
+        concurrent_callers(&tokens, 10_000).await.len(),
+        1,
+        "every caller got the same token"
+    );
     assert_eq!(
         s.server.token_request_count(),
         1,
@@ -165,16 +159,23 @@ async fn ten_thousand_callers_on_an_empty_cache_cause_one_request() {
     s.clock.advance(Duration::from_secs(3601));
     s.server
         .fail_next_token_request(Fault::Delay(Duration::from_millis(300)));
-    let callers: Vec<_> = (0..10_000)
+    assert_eq!(concurrent_callers(&tokens, 10_000).await.len(), 1);
+    assert_eq!(s.server.token_request_count(), 2);
+}
+
+/// `n` callers of `token()` at once; the distinct tokens they got.
+async fn concurrent_callers(tokens: &TokenManager, n: usize) -> std::collections::HashSet<String> {
+    let callers: Vec<_> = (0..n)
         .map(|_| {
             let tokens = tokens.clone();
             tokio::spawn(async move { tokens.token().await.map(|t| secret(&t)) })
         })
         .collect();
+    let mut seen = std::collections::HashSet::new();
     for caller in callers {
-        caller.await.unwrap().unwrap();
+        seen.insert(caller.await.unwrap().unwrap());
     }
-    assert_eq!(s.server.token_request_count(), 2);
+    seen
 }
 
 #[tokio::test]
