@@ -177,14 +177,8 @@ where
         dpop = dpop.is_some(),
     );
     async {
-        if grant_type.is_empty() {
-            return Err(Error::InvalidInput("grant_type must not be empty".into()));
-        }
-        let mut owned = Vec::with_capacity(1 + grant_params.len());
-        owned.push(("grant_type", grant_type));
-        owned.extend_from_slice(grant_params);
         let request =
-            UnauthenticatedRequest::new(config, Endpoint::Token, &owned, params, options)?;
+            UnauthenticatedRequest::grant(config, grant_type, grant_params, params, options)?;
         authenticated_request(
             config,
             Endpoint::Token,

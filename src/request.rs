@@ -231,17 +231,7 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    if grant_type.is_empty() {
-        return Err(Error::InvalidInput("grant_type must not be empty".into()));
-    }
-    UnauthenticatedRequest::new(
-        config,
-        Endpoint::Token,
-        &[("grant_type", grant_type)],
-        params,
-        options,
-    )?
-    .authenticate(config)
+    UnauthenticatedRequest::grant(config, grant_type, &[], params, options)?.authenticate(config)
 }
 
 /// A token request with its parameters and headers but not yet the client's
@@ -302,6 +292,28 @@ impl UnauthenticatedRequest {
             headers,
             body: form.finish(),
         })
+    }
+
+    /// A token endpoint request for `grant_type`, followed by the grant's own
+    /// parameters (such as `refresh_token`), then the caller's.
+    pub(crate) fn grant<I>(
+        config: &Configuration,
+        grant_type: &str,
+        grant_params: &[(&str, &str)],
+        params: I,
+        options: &RequestOptions,
+    ) -> Result<Self>
+    where
+        I: IntoIterator,
+        I::Item: FormParam,
+    {
+        if grant_type.is_empty() {
+            return Err(Error::InvalidInput("grant_type must not be empty".into()));
+        }
+        let mut owned = Vec::with_capacity(1 + grant_params.len());
+        owned.push(("grant_type", grant_type));
+        owned.extend_from_slice(grant_params);
+        Self::new(config, Endpoint::Token, &owned, params, options)
     }
 
     /// Adds the client's credentials.
