@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -196,16 +197,16 @@ impl DPoPHandle {
         // is what RFC 9449 §4.2 asks of `jti`. Both are base64url or digits,
         // so they need no JSON escaping.
         let n = self.inner.jti_counter.fetch_add(1, Ordering::Relaxed);
-        payload.extend_from_slice(b"{\"jti\":\"");
-        payload.extend_from_slice(self.inner.jti_prefix.as_bytes());
-        payload.push(b'.');
-        payload.extend_from_slice(n.to_string().as_bytes());
-        payload.extend_from_slice(b"\",\"htm\":");
+        // Writing into a `Vec` cannot fail.
+        let _ = write!(
+            payload,
+            "{{\"jti\":\"{}.{n}\",\"htm\":",
+            self.inner.jti_prefix
+        );
         push_json_string(&mut payload, method);
         payload.extend_from_slice(b",\"htu\":");
         push_json_string(&mut payload, htu(url));
-        payload.extend_from_slice(b",\"iat\":");
-        payload.extend_from_slice(unix_seconds(now).to_string().as_bytes());
+        let _ = write!(payload, ",\"iat\":{}", unix_seconds(now));
         if let Some(nonce) = self.nonce(url) {
             payload.extend_from_slice(b",\"nonce\":");
             push_json_string(&mut payload, &nonce);
