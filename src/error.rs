@@ -12,7 +12,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use url::Url;
 
-use crate::www_authenticate::Challenge;
+use crate::endpoint::www_authenticate::Challenge;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

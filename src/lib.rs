@@ -93,73 +93,75 @@
 mod client_auth;
 mod clock;
 mod config;
-mod discovery;
 mod dpop;
+mod endpoint;
 mod error;
-mod grant;
-mod http;
-mod introspection;
+mod grants;
 mod jose;
-mod metadata;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 mod middleware;
-mod mtls;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis_store;
-mod request;
 mod resource;
-mod response;
-mod token_exchange;
 mod token_manager;
 mod token_store;
-mod www_authenticate;
+mod tokens;
+mod transport;
+
+// Old module paths, for the token manager files until they move into their folder.
+use endpoint::www_authenticate;
+use grants as grant;
+use grants::response;
+use transport as http;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use client_auth::mtls::{
+    certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
+};
 pub use client_auth::{
     AssertionAudience, ClientAuth, IntoClientSecret, ModifyAssertion,
     JWT_BEARER_CLIENT_ASSERTION_TYPE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::discovery::{
+    discovery, discovery_with, well_known_url, DiscoveryAlgorithm, DiscoveryOptions,
+};
+pub use config::metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
 pub use config::{
     default_http_client, http_client_builder, Configuration, ConfigurationBuilder,
     DEFAULT_CLOCK_TOLERANCE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };
-pub use discovery::{
-    discovery, discovery_with, well_known_url, DiscoveryAlgorithm, DiscoveryOptions,
-};
 pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
+pub use endpoint::request::{build_token_request, FormParam, RequestOptions, TokenRequest};
+pub use endpoint::www_authenticate::{parse_www_authenticate, Challenge};
 pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
-pub use grant::{
+pub use grants::response::{process_token_response, TokenEndpointResponse, TokenType};
+pub use grants::token_exchange::{
+    token_exchange, token_types, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE,
+};
+pub use grants::{
     client_credentials_grant, client_credentials_grant_with, generic_grant_request,
     jwt_bearer_grant, refresh_token_grant, JWT_BEARER_GRANT_TYPE,
 };
-pub use introspection::{token_introspection, token_revocation, IntrospectionResponse};
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
-pub use metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use middleware::TokenMiddleware;
-pub use mtls::{
-    certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
-};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisTokenStore;
-pub use request::{build_token_request, FormParam, RequestOptions, TokenRequest};
 pub use resource::fetch_protected_resource;
-pub use response::{process_token_response, TokenEndpointResponse, TokenType};
-pub use token_exchange::{token_exchange, token_types, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE};
 pub use token_manager::{
     TokenFetcher, TokenManager, TokenManagerBuilder, TokenManagerStats, DEFAULT_REFRESH_SKEW,
     DEFAULT_TOKEN_LIFETIME,
 };
 pub use token_store::{BoxFuture, InMemoryTokenStore, TokenStore};
-pub use www_authenticate::{parse_www_authenticate, Challenge};
+pub use tokens::introspection::{token_introspection, token_revocation, IntrospectionResponse};
 
 /// The OAuth vocabulary of the `oauth2` crate, used in this crate's API.
 pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse};

@@ -15,11 +15,11 @@ use serde_json::{Map, Value};
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Configuration;
+use crate::endpoint::www_authenticate::challenges_from_headers;
 use crate::error::{
     body_snippet, server_text, Error, OAuthError, Result, UnexpectedStatus, DESCRIPTION_LEN,
 };
-use crate::http::json_object;
-use crate::www_authenticate::challenges_from_headers;
+use crate::transport::json_object;
 
 /// The `token_type` of an access token
 /// ([RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)),

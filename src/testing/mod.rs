@@ -53,8 +53,8 @@ use url::{form_urlencoded, Url};
 
 use crate::client_auth::JWT_BEARER_CLIENT_ASSERTION_TYPE;
 use crate::clock::{unix_seconds, Clock, SystemClock};
+use crate::config::metadata::ServerMetadata;
 use crate::jose::{random_b64url, JwsAlgorithm};
-use crate::metadata::ServerMetadata;
 
 /// Signs `claims` as a JWT with `key` (`kid` in the header when known): an
 /// assertion for [`jwt_bearer_grant`](crate::jwt_bearer_grant) tests.

@@ -1,6 +1,9 @@
 //! [`Configuration`]: what the client knows about the authorization server,
 //! itself, and how to reach it.
 
+pub(crate) mod discovery;
+pub(crate) mod metadata;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,9 +13,9 @@ use url::Url;
 
 use crate::client_auth::ClientAuth;
 use crate::clock::{self, Clock, SystemClock};
+use crate::config::metadata::{ClientMetadata, ServerMetadata};
 use crate::error::{Error, Result};
-use crate::http::Transport;
-use crate::metadata::{ClientMetadata, ServerMetadata};
+use crate::transport::Transport;
 
 /// Default timeout of every request (as openid-client 6.9).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -480,7 +483,7 @@ impl Configuration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::MtlsEndpointAliases;
+    use crate::config::metadata::MtlsEndpointAliases;
 
     fn server() -> ServerMetadata {
         ServerMetadata::new(

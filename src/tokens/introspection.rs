@@ -6,11 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{Configuration, Endpoint};
+use crate::endpoint::request::{FormParam, RequestOptions, UnauthenticatedRequest};
 use crate::error::{Error, Result};
-use crate::grant::authenticated_request;
-use crate::http::json_object;
-use crate::request::{FormParam, RequestOptions, UnauthenticatedRequest};
-use crate::response::error_from_response;
+use crate::grants::authenticated_request;
+use crate::grants::response::error_from_response;
+use crate::transport::json_object;
 
 /// An introspection response (RFC 7662 §2.2). `active` is the one required
 /// member; every other registered member is typed; the rest are in

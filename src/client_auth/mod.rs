@@ -4,6 +4,8 @@
 //! [OpenID Connect Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication),
 //! [RFC 8705 §2](https://www.rfc-editor.org/rfc/rfc8705#section-2)).
 
+pub(crate) mod mtls;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -5,16 +5,19 @@
 //! transport rules, process the response. Proof headers and the one-time
 //! DPoP nonce retry belong in that one place too.
 
+pub(crate) mod response;
+pub(crate) mod token_exchange;
+
 use tracing::Instrument as _;
 
 use oauth2::RefreshToken;
 
 use crate::config::{Configuration, Endpoint};
 use crate::dpop::DPoPHandle;
+use crate::endpoint::request::{FormParam, RequestOptions, UnauthenticatedRequest};
 use crate::error::{Error, Result};
-use crate::http::{self, HttpResponse};
-use crate::request::{FormParam, RequestOptions, UnauthenticatedRequest};
-use crate::response::{process_token_response, TokenEndpointResponse, TokenType};
+use crate::grants::response::{process_token_response, TokenEndpointResponse, TokenType};
+use crate::transport::{self, HttpResponse};
 
 /// The client credentials grant
 /// ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)):
@@ -242,7 +245,7 @@ async fn send_once(
     if let Some(dpop) = dpop {
         request.add_dpop_proof(dpop)?;
     }
-    let response = http::execute(
+    let response = transport::execute(
         &config.transport(),
         request.into_reqwest(config.http_client())?,
         endpoint.span_name(),

@@ -8,11 +8,11 @@ use reqwest::StatusCode;
 use url::Url;
 
 use crate::client_auth::ClientAuth;
+use crate::config::metadata::ServerMetadata;
 use crate::config::{settings_setters, Configuration, Settings};
 use crate::error::{Error, Result};
-use crate::http;
-use crate::metadata::ServerMetadata;
-use crate::response::error_from_response;
+use crate::grants::response::error_from_response;
+use crate::transport;
 
 /// Which well-known URL to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -152,7 +152,8 @@ async fn fetch_server_metadata(
         .header(ACCEPT, HeaderValue::from_static("application/json"))
         .build()
         .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?;
-    let response = http::execute(&settings.transport(&client), request, "discovery", None).await?;
+    let response =
+        transport::execute(&settings.transport(&client), request, "discovery", None).await?;
     let with_context = |e: Error| e.with_response_context(&url, response.status);
     if response.status != StatusCode::OK {
         return Err(with_context(error_from_response(
@@ -161,7 +162,7 @@ async fn fetch_server_metadata(
             &response.body,
         )));
     }
-    let map = http::json_object(&response.headers, &response.body).map_err(with_context)?;
+    let map = transport::json_object(&response.headers, &response.body).map_err(with_context)?;
     let server: ServerMetadata =
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
             with_context(Error::invalid_response(format!(

@@ -4,10 +4,10 @@ use std::fmt;
 
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
+use crate::endpoint::request::RequestOptions;
 use crate::error::{Error, Result};
-use crate::grant::token_endpoint_request;
-use crate::request::RequestOptions;
-use crate::response::TokenEndpointResponse;
+use crate::grants::response::TokenEndpointResponse;
+use crate::grants::token_endpoint_request;
 
 /// The `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

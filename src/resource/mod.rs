@@ -10,11 +10,11 @@ use url::Url;
 
 use crate::config::Configuration;
 use crate::dpop::{DPoPHandle, DPOP_HEADER};
+use crate::endpoint::request::refuse_library_headers;
+use crate::endpoint::www_authenticate::challenges_from_headers;
 use crate::error::{Error, Result};
-use crate::http;
-use crate::request::refuse_library_headers;
-use crate::response::error_from_response;
-use crate::www_authenticate::challenges_from_headers;
+use crate::grants::response::error_from_response;
+use crate::transport;
 
 /// Sends a request to a protected resource with an access token, and returns
 /// the response with its body unread.
@@ -115,7 +115,7 @@ async fn send(
     let request = builder
         .build()
         .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?;
-    let response = http::send(&config.transport(), request, "resource", None).await?;
+    let response = transport::send(&config.transport(), request, "resource", None).await?;
     if let Some(dpop) = dpop {
         dpop.record_nonce(url, response.headers());
     }

@@ -11,7 +11,7 @@ use crate::client_auth::AuthContext;
 use crate::config::{Configuration, Endpoint};
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
-use crate::http::check_url;
+use crate::transport::check_url;
 
 /// One form parameter: a `(name, value)` pair of anything string-like, or a
 /// reference to one. Lets grants take `&[("scope", "read")]`, a `Vec<(String,
