@@ -49,7 +49,7 @@
 //! ## Errors
 //!
 //! Every function returns [`Result`], whose [`Error`] tells an OAuth error
-//! from the server ([`Error::OAuth`], with `error`, `error_description`,
+//! from the server ([`ErrorKind::OAuth`], with `error`, `error_description`,
 //! status and `WWW-Authenticate` challenges) from transport failures,
 //! unexpected responses and configuration mistakes;
 //! [`Error::is_retryable`] says whether trying again may help.
@@ -139,7 +139,7 @@ pub use config::{
 pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
 pub use endpoint::request::{build_token_request, FormParam, RequestOptions, TokenRequest};
 pub use endpoint::www_authenticate::{parse_www_authenticate, Challenge};
-pub use error::{Error, InvalidResponse, OAuthError, Result, UnexpectedStatus};
+pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use grants::response::{process_token_response, TokenEndpointResponse, TokenType};
 pub use grants::token_exchange::{
     token_exchange, token_types, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE,

@@ -18,7 +18,7 @@ use crate::www_authenticate::challenges_from_headers;
 ///
 /// Tokens are attached only to `https:` URLs (or `http:` ones when the
 /// manager's configuration allows insecure requests); others fail with
-/// [`Error::InsecureUrl`](crate::Error::InsecureUrl).
+/// [`ErrorKind::InsecureUrl`](crate::ErrorKind::InsecureUrl).
 ///
 /// On a 401 whose challenge says `invalid_token`, it invalidates that token
 /// once and retries once with a new one; on a resource server's
@@ -61,7 +61,7 @@ impl TokenMiddleware {
         let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
         let mut value =
             HeaderValue::from_str(&format!("{scheme} {}", token.access_token().secret())).map_err(
-                |_| Error::InvalidInput("the access token is not a valid header value".into()),
+                |_| Error::invalid_input("the access token is not a valid header value"),
             )?;
         value.set_sensitive(true);
         if let Some(dpop) = dpop {

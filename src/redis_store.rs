@@ -65,7 +65,7 @@ impl RedisTokenStore {
     /// Nothing is connected until the first use.
     pub fn new(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(|e| {
-            Error::InvalidConfiguration(format!("invalid Redis URL ({:?})", e.kind()))
+            Error::invalid_configuration(format!("invalid Redis URL ({:?})", e.kind()))
         })?;
         Ok(RedisTokenStore {
             client,
@@ -105,12 +105,12 @@ impl RedisTokenStore {
         };
         tokio::time::timeout(self.timeout, op)
             .await
-            .map_err(|_| Error::TokenStore("Redis did not answer in time".into()))?
+            .map_err(|_| Error::token_store("Redis did not answer in time"))?
     }
 }
 
 fn store_error(e: redis::RedisError) -> Error {
-    Error::TokenStore(format!("Redis: {e}"))
+    Error::token_store(format!("Redis: {e}"))
 }
 
 fn eval(script: &str, key: &str, arg: &str) -> redis::Cmd {
@@ -145,7 +145,7 @@ impl TokenStore for RedisTokenStore {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let json = serde_json::to_string(token)
-                .map_err(|e| Error::TokenStore(format!("cannot serialise the token: {e}")))?;
+                .map_err(|e| Error::token_store(format!("cannot serialise the token: {e}")))?;
             let mut cmd = redis::cmd("SET");
             cmd.arg(key).arg(json).arg("PX").arg(millis(ttl));
             self.run::<()>(cmd).await

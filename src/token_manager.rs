@@ -393,9 +393,8 @@ impl FlightGuard {
 impl Drop for FlightGuard {
     fn drop(&mut self) {
         if self.tx.is_some() {
-            self.finish(Err(Error::InvalidConfiguration(
-                "the token refresh was interrupted (a hook panicked or the runtime shut down)"
-                    .into(),
+            self.finish(Err(Error::invalid_configuration(
+                "the token refresh was interrupted (a hook panicked or the runtime shut down)",
             )));
         }
     }
@@ -595,8 +594,8 @@ impl TokenManager {
         match result {
             Some(Ok(entry)) => Ok(entry.token.clone()),
             Some(Err(e)) => Err(e),
-            None => Err(Error::InvalidConfiguration(
-                "the token refresh task ended without a result".into(),
+            None => Err(Error::invalid_configuration(
+                "the token refresh task ended without a result",
             )),
         }
     }
@@ -908,9 +907,7 @@ fn store_key(
     if let Some(dpop) = dpop {
         material.push_str(dpop.thumbprint());
     }
-    let digest = sha256(material.as_bytes())
-        .map(|d| b64url(&d))
-        .unwrap_or_default();
+    let digest = b64url(&sha256(material.as_bytes()));
     format!("oidckit:token:v1:{digest}")
 }
 

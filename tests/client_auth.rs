@@ -5,10 +5,8 @@ mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use oidckit::testing::MockClient;
-use oidckit::{
-    client_credentials_grant, AssertionAudience, ClientAuth, Error, JwsAlgorithm, PrivateKey,
-};
+use oidckit::testing::{Fault, MockClient};
+use oidckit::{client_credentials_grant, AssertionAudience, ClientAuth, JwsAlgorithm, PrivateKey};
 
 const SPECIAL: &str = "a b:c/d+e%f&g=h?i";
 
@@ -146,7 +144,7 @@ async fn private_key_from_pem_and_jwk_text() {
         ),
     ];
     for (pem, alg) in pems {
-        let key = PrivateKey::from_pem(&pem, alg).unwrap();
+        let key = PrivateKey::from_pem_with_alg(&pem, alg).unwrap();
         let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
         let config = support::config(&server, "c", ClientAuth::private_key_jwt(key));
         client_credentials_grant(&config, &[("scope", "read")], None)
@@ -249,14 +247,54 @@ async fn wrong_credentials_are_invalid_client() {
         let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();
-        match &err {
-            Error::OAuth(e) => {
-                assert_eq!(e.error, "invalid_client", "{used:?}");
-                assert_eq!(e.status.as_u16(), 401);
-                assert_eq!(e.url.as_ref(), Some(&server.token_endpoint()));
-                assert_eq!(e.challenges[0].scheme(), "basic");
-            }
-            other => panic!("{used:?}: expected an OAuth error, got {other:?}"),
-        }
+        let e = err
+            .oauth_error()
+            .unwrap_or_else(|| panic!("{used:?}: expected an OAuth error, got {err:?}"));
+        assert_eq!(e.error, "invalid_client", "{used:?}");
+        assert_eq!(e.status.as_u16(), 401);
+        assert_eq!(e.url.as_ref(), Some(&server.token_endpoint()));
+        assert_eq!(e.challenges[0].scheme(), "basic");
+        assert_eq!(err.url(), Some(&server.token_endpoint()));
     }
+}
+
+#[tokio::test]
+async fn a_bare_401_names_the_client_authentication_method() {
+    // A 401 without an OAuth error body says nothing: the error names the
+    // method used and, for the JWT methods, the usual audience fix.
+    let key = PrivateKey::generate(JwsAlgorithm::ES256).unwrap();
+    let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
+    let config = support::config(&server, "c", ClientAuth::private_key_jwt(key));
+    server.fail_next_token_request(Fault::body(401, "text/plain", "Unauthorized"));
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("client authentication was private_key_jwt"),
+        "{message}"
+    );
+    assert!(
+        message.contains("AssertionAudience::TokenEndpoint"),
+        "{message}"
+    );
+
+    let server = support::server_with(MockClient::client_secret_basic("c", "s")).await;
+    let config = support::config(&server, "c", ClientAuth::client_secret_basic("s"));
+    server.fail_next_token_request(Fault::body(403, "text/plain", "Forbidden"));
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("client authentication was client_secret_basic"),
+        "{message}"
+    );
+    assert!(!message.contains("AssertionAudience"), "{message}");
+    // Other statuses get no such hint.
+    server.fail_next_token_request(Fault::body(404, "text/plain", "Not Found"));
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("client authentication"), "{err}");
 }

@@ -4,7 +4,9 @@
 mod support;
 
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
-use oidckit::{discovery, discovery_with, ClientAuth, DiscoveryAlgorithm, DiscoveryOptions, Error};
+use oidckit::{
+    discovery, discovery_with, ClientAuth, DiscoveryAlgorithm, DiscoveryOptions, ErrorKind,
+};
 use serde_json::json;
 
 fn options() -> DiscoveryOptions {
@@ -61,13 +63,7 @@ async fn issuer_mismatch_names_both_issuers() {
     let err = discovery_with(server.issuer(), "c", ClientAuth::none(), options())
         .await
         .unwrap_err();
-    match &err {
-        Error::IssuerMismatch { expected, found } => {
-            assert_eq!(expected, server.issuer().as_str());
-            assert_eq!(found, "https://evil.example");
-        }
-        other => panic!("expected IssuerMismatch, got {other:?}"),
-    }
+    assert_eq!(err.kind(), ErrorKind::IssuerMismatch, "{err:?}");
     let msg = err.to_string();
     assert!(
         msg.contains("https://evil.example") && msg.contains(server.issuer().as_str()),
@@ -88,7 +84,7 @@ async fn a_path_differing_by_a_trailing_slash_is_a_mismatch() {
         .unwrap_err();
     // /o/ → /o/.well-known/openid-configuration is served, but the document
     // says /o, which is another issuer.
-    assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
+    assert!(err.kind() == ErrorKind::IssuerMismatch, "{err:?}");
 }
 
 #[tokio::test]
@@ -97,7 +93,7 @@ async fn http_is_refused_without_the_opt_in() {
     let err = discovery(server.issuer(), "c", ClientAuth::none())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InsecureUrl { .. }), "{err:?}");
+    assert!(err.kind() == ErrorKind::InsecureUrl, "{err:?}");
     assert_eq!(server.requests().len(), 0, "nothing may be sent");
 }
 
@@ -145,15 +141,11 @@ async fn broken_documents_are_clear_errors() {
         let err = discovery_with(server.issuer(), "c", ClientAuth::none(), options())
             .await
             .unwrap_err();
-        let kind = match &err {
-            Error::OAuth(_) => "OAuth",
-            Error::UnexpectedStatus(_) => "UnexpectedStatus",
-            Error::InvalidResponse(_) => "InvalidResponse",
-            Error::Redirect { .. } => "Redirect",
-            Error::BodyTooLarge { .. } => "BodyTooLarge",
-            _ => "other",
-        };
-        assert_eq!(kind, expected, "{fault:?} gave {err:?}");
+        assert_eq!(
+            format!("{:?}", err.kind()),
+            expected,
+            "{fault:?} gave {err:?}"
+        );
         assert!(err.url().is_some(), "{err:?} should name the URL");
     }
 }

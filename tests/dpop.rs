@@ -9,7 +9,7 @@ use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
     client_credentials_grant, fetch_protected_resource, ClientAuth, Configuration, DPoPHandle,
-    Error, JwsAlgorithm, PrivateKey,
+    Error, ErrorKind, JwsAlgorithm, PrivateKey,
 };
 use serde_json::json;
 
@@ -165,7 +165,7 @@ async fn a_bearer_token_in_answer_to_a_proof_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidResponse(e) if e.message.contains("DPoP")),
+        err.kind() == ErrorKind::InvalidResponse && err.to_string().contains("DPoP"),
         "{err:?}"
     );
 }
@@ -263,7 +263,7 @@ async fn bearer_tokens_and_refused_headers() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
@@ -278,12 +278,12 @@ async fn a_shared_key_gives_the_same_thumbprint_on_every_instance() {
     };
     let a = DPoPHandle::new(
         &config,
-        PrivateKey::from_pem(&pem, JwsAlgorithm::ES256).unwrap(),
+        PrivateKey::from_pem_with_alg(&pem, JwsAlgorithm::ES256).unwrap(),
     )
     .unwrap();
     let b = DPoPHandle::new(
         &config,
-        PrivateKey::from_pem(&pem, JwsAlgorithm::ES256).unwrap(),
+        PrivateKey::from_pem_with_alg(&pem, JwsAlgorithm::ES256).unwrap(),
     )
     .unwrap();
     assert_eq!(a.thumbprint(), b.thumbprint());

@@ -10,7 +10,7 @@ use oidckit::reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
     build_token_request, client_credentials_grant, client_credentials_grant_with,
-    process_token_response, ClientAuth, Configuration, Error, ManualClock, RequestOptions,
+    process_token_response, ClientAuth, Configuration, ErrorKind, ManualClock, RequestOptions,
     TokenEndpointResponse, TokenType,
 };
 use serde_json::json;
@@ -65,7 +65,7 @@ async fn library_parameters_cannot_be_overridden_and_nothing_is_sent() {
     let err = client_credentials_grant(&config, &[("grant_type", "password")], None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(err.kind() == ErrorKind::InvalidInput, "{err:?}");
     assert_eq!(server.token_request_count(), 0);
 }
 
@@ -89,7 +89,7 @@ async fn request_options_headers_params_and_timeout() {
     let err = client_credentials_grant_with(&config, &[("scope", "read")], None, &refused)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
 
     server.fail_next_token_request(Fault::Delay(Duration::from_secs(5)));
     let quick = RequestOptions::new().timeout(Duration::from_millis(200));
@@ -170,7 +170,7 @@ async fn server_quirks_are_tolerated() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidResponse(e) if e.message.contains("DPoP")),
+        err.kind() == ErrorKind::InvalidResponse && err.to_string().contains("DPoP"),
         "{err:?}"
     );
     // application/json with a charset parameter, and no content type at all.

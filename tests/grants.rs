@@ -7,7 +7,7 @@ use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
     client_credentials_grant, generic_grant_request, jwt_bearer_grant, refresh_token_grant,
     token_exchange, token_introspection, token_revocation, token_types, ClientAuth, Configuration,
-    DPoPHandle, Error, JwsAlgorithm, PrivateKey, TokenExchange, TokenType,
+    DPoPHandle, ErrorKind, JwsAlgorithm, PrivateKey, TokenExchange, TokenType,
 };
 use serde_json::json;
 
@@ -51,7 +51,7 @@ async fn refresh_token_grant_rotates() {
     let err = refresh_token_grant(&config, rotated, &[("refresh_token", "x")], None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
@@ -157,12 +157,12 @@ async fn jwt_bearer_and_generic_grants() {
         let err = generic_grant_request(&config, "urn:example:grant", [(owned, "x")], None)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{owned}");
+        assert!(err.kind() == ErrorKind::InvalidInput, "{owned}");
     }
     let err = generic_grant_request(&config, "", NO_PARAMS, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
@@ -219,11 +219,11 @@ async fn introspection_and_revocation_errors() {
     let err = token_introspection(&config, "", None, NO_PARAMS)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
     let err = token_introspection(&config, "t", None, [("token", "other")])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(err.kind() == ErrorKind::InvalidInput);
     // No introspection endpoint in the metadata: a configuration error.
     let mut metadata = server.server_metadata();
     metadata.introspection_endpoint = None;
@@ -235,7 +235,8 @@ async fn introspection_and_revocation_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidConfiguration(m) if m.contains("introspection_endpoint")),
+        err.kind() == ErrorKind::MissingMetadata
+            && err.to_string().contains("introspection_endpoint"),
         "{err}"
     );
     // Broken responses are typed errors, as at the token endpoint.
@@ -251,7 +252,7 @@ async fn introspection_and_revocation_errors() {
         let err = token_introspection(&config, "t", None, NO_PARAMS)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidResponse(_)), "{what}: {err:?}");
+        assert!(err.kind() == ErrorKind::InvalidResponse, "{what}: {err:?}");
     }
     server.fail_next_endpoint_request(Fault::json(
         503,
@@ -282,8 +283,8 @@ async fn introspection_and_revocation_errors() {
             .await
             .unwrap_err();
         let ok = match kind {
-            "redirect" => matches!(err, Error::Redirect { .. }),
-            _ => matches!(err, Error::BodyTooLarge { .. }),
+            "redirect" => err.kind() == ErrorKind::Redirect,
+            _ => err.kind() == ErrorKind::BodyTooLarge,
         };
         assert!(ok, "{kind}: {err:?}");
     }

@@ -240,7 +240,7 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
         ("INTEROP_TLS_CA", write("ca.pem", ca.cert_pem())),
     ];
     let self_signed_jwk = {
-        let key = PrivateKey::from_pem(
+        let key = PrivateKey::from_pem_with_alg(
             &self_signed.key.private_key_to_pem_pkcs8().unwrap(),
             JwsAlgorithm::ES256,
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use oidckit::{
     client_credentials_grant, discovery_with, AssertionAudience, ClientAuth, Configuration,
-    DiscoveryAlgorithm, DiscoveryOptions, Error, JwsAlgorithm, PrivateKey, Url,
+    DiscoveryAlgorithm, DiscoveryOptions, JwsAlgorithm, PrivateKey, Url,
 };
 use serde_json::json;
 
@@ -233,7 +233,8 @@ async fn unknown_resource_is_invalid_target() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::OAuth(e) if e.error == "invalid_target"),
+        err.oauth_error()
+            .is_some_and(|e| e.error == "invalid_target"),
         "{err}"
     );
 }

@@ -261,7 +261,7 @@ impl ClientAuth {
     pub(crate) fn validate(&self) -> Result<()> {
         match &self.method {
             Method::ClientSecretJwt(_, alg) if !alg.is_symmetric() => {
-                Err(Error::InvalidConfiguration(format!(
+                Err(Error::invalid_configuration(format!(
                     "client_secret_jwt needs HS256, HS384 or HS512, not {alg}"
                 )))
             }
@@ -270,7 +270,7 @@ impl ClientAuth {
             | Method::ClientSecretJwt(s, _)
                 if s.secret().is_empty() =>
             {
-                Err(Error::InvalidConfiguration(format!(
+                Err(Error::invalid_configuration(format!(
                     "{} needs a non-empty client secret",
                     self.method_name()
                 )))
@@ -345,7 +345,7 @@ impl ClientAuth {
                 jose::sign_hmac_jwt(*alg, secret.secret().as_bytes(), claims)
             }
             Method::PrivateKeyJwt(key) => key.sign_jwt(None, &[], claims),
-            _ => Err(Error::InvalidConfiguration(format!(
+            _ => Err(Error::invalid_configuration(format!(
                 "{} sends no assertion",
                 self.method_name()
             ))),
@@ -370,7 +370,7 @@ fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Result<HeaderV
     let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = format!("{}:{}", encode(client_id), encode(secret.secret()));
     let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
-        .map_err(|_| Error::InvalidConfiguration("unencodable Basic credentials".into()))?;
+        .map_err(|_| Error::invalid_configuration("unencodable Basic credentials"))?;
     value.set_sensitive(true);
     Ok(value)
 }

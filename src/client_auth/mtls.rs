@@ -39,7 +39,7 @@ pub fn mtls_client_builder_from_pem(
     key_pem: &[u8],
 ) -> Result<reqwest::ClientBuilder> {
     let identity = reqwest::Identity::from_pkcs8_pem(cert_pem, key_pem).map_err(|e| {
-        Error::InvalidConfiguration(format!("unusable client certificate or key: {e}"))
+        Error::invalid_configuration("unusable client certificate or key").with_source(e)
     })?;
     Ok(http_client_builder().identity(identity))
 }
@@ -50,19 +50,11 @@ pub fn mtls_client_builder_from_pkcs12(
     der: &[u8],
     password: &str,
 ) -> Result<reqwest::ClientBuilder> {
-    let identity = reqwest::Identity::from_pkcs12_der(der, password).map_err(|e| {
-        Error::InvalidConfiguration(format!("unusable PKCS#12 archive: {}", with_cause(&e)))
-    })?;
+    // reqwest's own message is "builder error"; the cause (wrong password,
+    // not PKCS#12, …) is in its source, which the error's Display shows.
+    let identity = reqwest::Identity::from_pkcs12_der(der, password)
+        .map_err(|e| Error::invalid_configuration("unusable PKCS#12 archive").with_source(e))?;
     Ok(http_client_builder().identity(identity))
-}
-
-/// reqwest's message for identity errors is "builder error"; the cause
-/// (wrong password, not PKCS#8, …) is in its source.
-fn with_cause(e: &reqwest::Error) -> String {
-    match std::error::Error::source(e) {
-        Some(cause) => format!("{e}: {cause}"),
-        None => e.to_string(),
-    }
 }
 
 /// The `x5t#S256` thumbprint of a certificate (RFC 8705 §3.1):
@@ -96,8 +88,8 @@ pub fn certificate_thumbprint(certificate: &[u8]) -> Result<String> {
     };
     let der = parsed
         .and_then(|c| c.to_der())
-        .map_err(|e| Error::InvalidInput(format!("not an X.509 certificate: {e}")))?;
-    Ok(b64url(&sha256(&der)?))
+        .map_err(|e| Error::invalid_input(format!("not an X.509 certificate: {e}")))?;
+    Ok(b64url(&sha256(&der)))
 }
 
 #[cfg(test)]
@@ -130,7 +122,7 @@ mod tests {
     fn thumbprint_of_pem_der_and_prefixed_pem_agree_and_garbage_fails() {
         let (cert, _) = self_signed();
         let der = cert.to_der().unwrap();
-        let expected = b64url(&sha256(&der).unwrap());
+        let expected = b64url(&sha256(&der));
         assert_eq!(certificate_thumbprint(&der).unwrap(), expected);
         assert_eq!(
             certificate_thumbprint(&cert.to_pem().unwrap()).unwrap(),
@@ -166,7 +158,7 @@ mod tests {
             .is_ok());
         let wrong = mtls_client_builder_from_pkcs12(&p12, "wrong").and_then(|b| {
             b.build()
-                .map_err(|e| Error::InvalidConfiguration(e.to_string()))
+                .map_err(|e| Error::invalid_configuration(e.to_string()))
         });
         assert!(wrong.is_err());
     }

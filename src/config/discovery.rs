@@ -100,7 +100,7 @@ pub fn well_known_url(issuer: &Url, algorithm: DiscoveryAlgorithm) -> Url {
 ///
 /// The document's `issuer` must equal `issuer` (compared as parsed URLs, so
 /// `https://as.example` equals `https://as.example/` but `https://as.example/o`
-/// does not equal `https://as.example/o/`), else [`Error::IssuerMismatch`].
+/// does not equal `https://as.example/o/`), else [`ErrorKind::IssuerMismatch`](crate::ErrorKind::IssuerMismatch).
 ///
 /// ```no_run
 /// use oidckit::ClientAuth;
@@ -181,10 +181,7 @@ async fn fetch_server_metadata(
 /// The mix-up defence of RFC 8414 §3.3: the document must be about the issuer
 /// the caller asked for.
 fn check_issuer(expected: &Url, found: &str) -> Result<()> {
-    let mismatch = || Error::IssuerMismatch {
-        expected: expected.to_string(),
-        found: found.to_owned(),
-    };
+    let mismatch = || Error::issuer_mismatch(expected.as_str(), found);
     let found_url = Url::parse(found).map_err(|_| mismatch())?;
     if found_url.as_str() == expected.as_str() {
         Ok(())

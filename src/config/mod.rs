@@ -113,7 +113,7 @@ impl Settings {
 pub fn default_http_client() -> Result<reqwest::Client> {
     http_client_builder()
         .build()
-        .map_err(|e| Error::InvalidConfiguration(format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| Error::invalid_configuration("cannot build the HTTP client").with_source(e))
 }
 
 /// A `reqwest::ClientBuilder` with this crate's defaults (no redirects, 30 s
@@ -149,7 +149,7 @@ macro_rules! settings_setters {
         /// `http_client_builder` does). A client that follows redirects
         /// re-sends the request, credentials included, before this crate
         /// sees the response; the redirect is then reported as
-        /// [`Error::Redirect`](crate::Error::Redirect), but too late to
+        /// [`ErrorKind::Redirect`](crate::ErrorKind::Redirect), but too late to
         /// protect the credentials.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.settings.http_client = Some(client);
@@ -234,13 +234,11 @@ impl ConfigurationBuilder {
             mut settings,
         } = self;
         if client_id.is_empty() {
-            return Err(Error::InvalidConfiguration(
-                "client_id must not be empty".into(),
-            ));
+            return Err(Error::invalid_configuration("client_id must not be empty"));
         }
         if server.issuer.is_empty() {
-            return Err(Error::InvalidConfiguration(
-                "server metadata has an empty issuer".into(),
+            return Err(Error::invalid_configuration(
+                "server metadata has an empty issuer",
             ));
         }
         auth.validate()?;
@@ -249,7 +247,7 @@ impl ConfigurationBuilder {
         if client.client_id.is_empty() {
             client.client_id.clone_from(&client_id);
         } else if client.client_id != client_id {
-            return Err(Error::InvalidConfiguration(format!(
+            return Err(Error::invalid_configuration(format!(
                 "client metadata client_id {:?} differs from client_id {client_id:?}",
                 client.client_id
             )));
@@ -257,7 +255,7 @@ impl ConfigurationBuilder {
         match &client.token_endpoint_auth_method {
             None => client.token_endpoint_auth_method = Some(auth.method_name().into()),
             Some(m) if m != auth.method_name() => {
-                return Err(Error::InvalidConfiguration(format!(
+                return Err(Error::invalid_configuration(format!(
                     "client metadata token_endpoint_auth_method {m:?} differs from the client authentication {:?}",
                     auth.method_name()
                 )))
@@ -267,7 +265,7 @@ impl ConfigurationBuilder {
         match (&client.token_endpoint_auth_signing_alg, auth.signing_algorithm()) {
             (None, Some(alg)) => client.token_endpoint_auth_signing_alg = Some(alg.name().into()),
             (Some(registered), Some(alg)) if registered != alg.name() => {
-                return Err(Error::InvalidConfiguration(format!(
+                return Err(Error::invalid_configuration(format!(
                     "client metadata token_endpoint_auth_signing_alg {registered:?} differs from the assertion algorithm {:?}",
                     alg.name()
                 )))
@@ -467,12 +465,9 @@ impl Configuration {
                 server.revocation_endpoint.as_ref(),
             ),
         };
-        alias.or(url).ok_or_else(|| {
-            Error::InvalidConfiguration(format!(
-                "the server metadata has no {}",
-                endpoint.metadata_name()
-            ))
-        })
+        alias
+            .or(url)
+            .ok_or_else(|| Error::missing_metadata(endpoint.metadata_name()))
     }
 
     pub(crate) fn transport(&self) -> Transport<'_> {
@@ -484,6 +479,7 @@ impl Configuration {
 mod tests {
     use super::*;
     use crate::config::metadata::MtlsEndpointAliases;
+    use crate::ErrorKind;
 
     fn server() -> ServerMetadata {
         ServerMetadata::new(
@@ -510,7 +506,7 @@ mod tests {
             .client_metadata(md)
             .build()
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidConfiguration(_)), "{err}");
+        assert!(err.kind() == ErrorKind::InvalidConfiguration, "{err}");
         let md = ClientMetadata {
             token_endpoint_auth_method: Some("client_secret_basic".into()),
             ..Default::default()

@@ -134,8 +134,8 @@ impl DPoPHandle {
     /// Proof times use the configuration's clock and clock skew.
     pub fn new(config: &Configuration, key: PrivateKey) -> Result<Self> {
         if key.algorithm().is_symmetric() {
-            return Err(Error::InvalidConfiguration(
-                "a DPoP key must be asymmetric".into(),
+            return Err(Error::invalid_configuration(
+                "a DPoP key must be asymmetric",
             ));
         }
         let public = key.public_jwk();
@@ -263,7 +263,7 @@ impl DPoPHandle {
     ) -> Result<()> {
         let proof = self.proof(method, url, access_token)?;
         let mut value = HeaderValue::from_str(&proof)
-            .map_err(|_| Error::Jose("the DPoP proof is not a valid header value".into()))?;
+            .map_err(|_| Error::signing("the DPoP proof is not a valid header value"))?;
         value.set_sensitive(true);
         headers.insert(DPOP_HEADER, value);
         Ok(())
@@ -294,7 +294,7 @@ fn push_json_string(out: &mut Vec<u8>, value: &str) {
 
 /// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).
 fn ath(token: &AccessToken) -> Result<String> {
-    Ok(b64url(&sha256(token.secret().as_bytes())?))
+    Ok(b64url(&sha256(token.secret().as_bytes())))
 }
 
 #[cfg(test)]
@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(claims["htm"], "GET");
         assert_eq!(claims["htu"], "https://rs.example/api/x");
         assert_eq!(claims["iat"], 1_005);
-        assert_eq!(claims["ath"], b64url(&sha256(b"at").unwrap()));
+        assert_eq!(claims["ath"], b64url(&sha256(b"at")));
         assert!(claims.get("nonce").is_none());
         let again = dpop.proof("GET", &url, Some(&token)).unwrap();
         assert_ne!(part(&again, 1)["jti"], claims["jti"]);

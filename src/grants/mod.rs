@@ -11,6 +11,7 @@ pub(crate) mod token_exchange;
 use tracing::Instrument as _;
 
 use oauth2::RefreshToken;
+use reqwest::StatusCode;
 
 use crate::config::{Configuration, Endpoint};
 use crate::dpop::DPoPHandle;
@@ -113,9 +114,7 @@ where
     I::Item: FormParam,
 {
     if assertion.is_empty() {
-        return Err(Error::InvalidInput(
-            "the assertion must not be empty".into(),
-        ));
+        return Err(Error::invalid_input("the assertion must not be empty"));
     }
     let owned = [("assertion", assertion)];
     token_endpoint_request(
@@ -220,7 +219,12 @@ pub(crate) async fn authenticated_request<T>(
 ) -> Result<T> {
     let attempt = |request| async {
         let response = send_once(config, endpoint, request, dpop, options).await?;
-        process(&response).map_err(|e| e.with_response_context(&response.url, response.status))
+        process(&response).map_err(|e| {
+            client_auth_hint(
+                config,
+                e.with_response_context(&response.url, response.status),
+            )
+        })
     };
     let Some(_) = dpop else {
         return attempt(request).await;
@@ -256,6 +260,28 @@ async fn send_once(
         dpop.record_nonce(&response.url, &response.headers);
     }
     Ok(response)
+}
+
+/// A 401 or 403 without an OAuth error body usually means the server did not
+/// accept the client authentication, and says nothing more: name the method
+/// used, and for the JWT methods the usual culprit, the assertion's audience.
+fn client_auth_hint(config: &Configuration, error: Error) -> Error {
+    let unauthorized = error.kind() == crate::ErrorKind::UnexpectedStatus
+        && error
+            .status()
+            .is_some_and(|s| s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN);
+    if !unauthorized {
+        return error;
+    }
+    let auth = config.client_auth();
+    let mut hint = format!("client authentication was {}", auth.method_name());
+    if auth.signing_algorithm().is_some() {
+        hint.push_str(
+            "; some servers want the token endpoint as the assertion audience: \
+             ClientAuth::assertion_audience(AssertionAudience::TokenEndpoint)",
+        );
+    }
+    error.with_hint(hint)
 }
 
 /// RFC 9449 §5: a request with a proof gets a `DPoP` token; a `DPoP` token

@@ -16,9 +16,7 @@ use serde_json::{Map, Value};
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Configuration;
 use crate::endpoint::www_authenticate::challenges_from_headers;
-use crate::error::{
-    body_snippet, server_text, Error, OAuthError, Result, UnexpectedStatus, DESCRIPTION_LEN,
-};
+use crate::error::{server_text, Error, OAuthError, Result, DESCRIPTION_LEN};
 use crate::transport::json_object;
 
 /// The `token_type` of an access token
@@ -315,9 +313,9 @@ fn parse_expires_in(v: &Value) -> Result<Duration> {
 ///
 /// A 200 response must be a JSON object satisfying RFC 6749 §5.1; anything
 /// else becomes the matching [`Error`]: an OAuth error body (§5.2) or a
-/// `WWW-Authenticate` challenge with an `error` becomes [`Error::OAuth`],
-/// other statuses [`Error::UnexpectedStatus`], malformed bodies
-/// [`Error::InvalidResponse`].
+/// `WWW-Authenticate` challenge with an `error` becomes [`ErrorKind::OAuth`](crate::ErrorKind::OAuth),
+/// other statuses [`ErrorKind::UnexpectedStatus`](crate::ErrorKind::UnexpectedStatus), malformed bodies
+/// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
 ///
 /// ```
 /// use oidckit::{process_token_response, ClientAuth, Configuration, ServerMetadata};
@@ -368,21 +366,16 @@ pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body:
     let challenges = challenges_from_headers(headers);
     if let Some(c) = challenges.iter().find(|c| c.error().is_some()) {
         let text = |t: &str| server_text(t, DESCRIPTION_LEN);
-        return Error::OAuth(Box::new(OAuthError {
+        return Error::oauth(OAuthError {
             error: text(c.error().unwrap_or_default()),
             error_description: c.error_description().map(text),
             error_uri: c.error_uri().map(text),
             status,
             url: None,
             challenges,
-        }));
+        });
     }
-    Error::UnexpectedStatus(Box::new(UnexpectedStatus {
-        status,
-        url: None,
-        body_snippet: body_snippet(body),
-        challenges,
-    }))
+    Error::unexpected_status(status, body, challenges)
 }
 
 fn oauth_error_from_json(
@@ -396,14 +389,14 @@ fn oauth_error_from_json(
             .and_then(Value::as_str)
             .map(|t| server_text(t, DESCRIPTION_LEN))
     };
-    Some(Error::OAuth(Box::new(OAuthError {
+    Some(Error::oauth(OAuthError {
         error: server_text(error, DESCRIPTION_LEN),
         error_description: text("error_description"),
         error_uri: text("error_uri"),
         status,
         url: None,
         challenges: challenges_from_headers(headers),
-    })))
+    }))
 }
 
 impl Serialize for TokenEndpointResponse {
@@ -487,6 +480,7 @@ impl oauth2::TokenResponse for TokenEndpointResponse {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::ErrorKind;
     use serde_json::json;
 
     fn parse(v: Value, clock: &ManualClock) -> Result<TokenEndpointResponse> {
@@ -551,7 +545,7 @@ mod tests {
             json!({"access_token":"a","token_type":"Bearer","scope":["a"]}),
         ] {
             let e = parse(bad.clone(), &c).unwrap_err();
-            assert!(matches!(e, Error::InvalidResponse(_)), "{bad}: {e}");
+            assert!(e.kind() == ErrorKind::InvalidResponse, "{bad}: {e}");
         }
     }
 
@@ -578,7 +572,7 @@ mod tests {
         assert_eq!(e.oauth_error().unwrap().error, "invalid_token");
         assert_eq!(e.challenges().len(), 1);
         let e = error_from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>");
-        assert!(matches!(e, Error::UnexpectedStatus(_)));
+        assert!(e.kind() == ErrorKind::UnexpectedStatus);
         assert!(e.is_retryable());
     }
 

@@ -132,13 +132,13 @@ pub async fn token_exchange(
     // RFC 8693 §2.1: a subject token and its type are required; an actor
     // token's type is required with it and forbidden without it.
     if exchange.subject_token.is_empty() || exchange.subject_token_type.is_empty() {
-        return Err(Error::InvalidInput(
-            "subject_token and subject_token_type must not be empty".into(),
+        return Err(Error::invalid_input(
+            "subject_token and subject_token_type must not be empty",
         ));
     }
     if exchange.actor_token.is_some() != exchange.actor_token_type.is_some() {
-        return Err(Error::InvalidInput(
-            "actor_token and actor_token_type go together".into(),
+        return Err(Error::invalid_input(
+            "actor_token and actor_token_type go together",
         ));
     }
     let mut owned: Vec<(&str, &str)> = vec![

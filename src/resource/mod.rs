@@ -26,8 +26,8 @@ use crate::transport;
 /// request is sent once more with a fresh proof carrying the nonce.
 ///
 /// A 401 with a `WWW-Authenticate` challenge becomes an error with the parsed
-/// challenges ([`Error::challenges`]): [`Error::OAuth`] when a challenge names
-/// an `error` (e.g. `invalid_token`), else [`Error::UnexpectedStatus`]. Any
+/// challenges ([`Error::challenges`]): [`ErrorKind::OAuth`](crate::ErrorKind::OAuth) when a challenge names
+/// an `error` (e.g. `invalid_token`), else [`ErrorKind::UnexpectedStatus`](crate::ErrorKind::UnexpectedStatus). Any
 /// other status is returned as the response. The HTTPS, redirect and timeout
 /// rules of the configuration apply; `Authorization` and `DPoP` may not be
 /// passed in `headers`.
@@ -98,10 +98,9 @@ async fn send(
         }
         None => "Bearer",
     };
-    let mut authorization = HeaderValue::from_str(&format!("{scheme} {}", access_token.secret()))
-        .map_err(|_| {
-        Error::InvalidInput("the access token is not a valid header value".into())
-    })?;
+    let mut authorization =
+        HeaderValue::from_str(&format!("{scheme} {}", access_token.secret()))
+            .map_err(|_| Error::invalid_input("the access token is not a valid header value"))?;
     authorization.set_sensitive(true);
     headers.insert(AUTHORIZATION, authorization);
 

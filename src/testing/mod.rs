@@ -60,9 +60,7 @@ use crate::jose::{random_b64url, JwsAlgorithm};
 /// assertion for [`jwt_bearer_grant`](crate::jwt_bearer_grant) tests.
 pub fn sign_jwt(key: &crate::PrivateKey, claims: Value) -> crate::Result<String> {
     let Value::Object(claims) = claims else {
-        return Err(crate::Error::InvalidInput(
-            "claims must be a JSON object".into(),
-        ));
+        return Err(crate::Error::invalid_input("claims must be a JSON object"));
     };
     key.sign_jwt(Some("JWT"), &[], claims)
 }

@@ -86,7 +86,7 @@ fn one_or_many<'de, D: Deserializer<'de>>(
 /// optional `token_type_hint` (`access_token`, `refresh_token`).
 ///
 /// `active` must be a boolean; a response without it is an
-/// [`Error::InvalidResponse`].
+/// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
 pub async fn token_introspection<I>(
     config: &Configuration,
     token: &str,
@@ -179,7 +179,7 @@ where
     I::Item: FormParam,
 {
     if token.is_empty() {
-        return Err(Error::InvalidInput("the token must not be empty".into()));
+        return Err(Error::invalid_input("the token must not be empty"));
     }
     let mut owned = vec![("token", token)];
     if let Some(hint) = token_type_hint {

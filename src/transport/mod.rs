@@ -39,7 +39,7 @@ pub(crate) fn check_url(url: &Url, allow_insecure_requests: bool) -> Result<()> 
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_requests => Ok(()),
-        _ => Err(Error::InsecureUrl { url: url.clone() }),
+        _ => Err(Error::insecure_url(url)),
     }
 }
 
@@ -152,21 +152,14 @@ async fn send_checked(
                 .get(LOCATION)
                 .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
         };
-        return Err(Error::Redirect {
-            url: url.clone(),
-            status,
-            location,
-        });
+        return Err(Error::redirect(url, status, location.as_deref()));
     }
     Ok(response)
 }
 
 /// Reads at most `limit` bytes; a longer body is an error, not a truncation.
 async fn read_body(mut response: reqwest::Response, url: &Url, limit: usize) -> Result<Bytes> {
-    let too_large = || Error::BodyTooLarge {
-        url: url.clone(),
-        limit,
-    };
+    let too_large = || Error::body_too_large(url, limit);
     if response
         .content_length()
         .is_some_and(|len| len > limit as u64)
@@ -287,10 +280,10 @@ mod tests {
         let http: Url = "http://a.example/".parse().unwrap();
         let ftp: Url = "ftp://a.example/".parse().unwrap();
         assert!(check_url(&https, false).is_ok());
-        assert!(matches!(
-            check_url(&http, false),
-            Err(Error::InsecureUrl { .. })
-        ));
+        assert_eq!(
+            check_url(&http, false).unwrap_err().kind(),
+            crate::ErrorKind::InsecureUrl
+        );
         assert!(check_url(&http, true).is_ok());
         assert!(check_url(&ftp, true).is_err());
     }
