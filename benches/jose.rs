@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use oidckit::{
     build_token_request, AccessToken, ClientAuth, Configuration, DPoPHandle, JwsAlgorithm,
-    PrivateKey, RequestOptions, ServerMetadata, Url,
+    PrivateKey, ServerMetadata, Url,
 };
 
 const N: u32 = 5_000;
@@ -80,10 +80,9 @@ fn main() {
         time(&format!("token request with {method}"), || {
             black_box(
                 build_token_request(
-                    &config,
+                    &config.context(),
                     "client_credentials",
                     &[("scope", "read")],
-                    &RequestOptions::new(),
                 )
                 .unwrap(),
             );

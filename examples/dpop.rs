@@ -6,11 +6,11 @@
 //! cargo run --example dpop
 //! ```
 
-use oidckit::reqwest::{header::HeaderMap, Method};
+use oidckit::reqwest::Method;
 use oidckit::testing::{MockAuthorizationServer, MockClient};
 use oidckit::{
-    client_credentials_grant, discovery_with, fetch_protected_resource, ClientAuth, DPoPHandle,
-    DiscoveryOptions, JwsAlgorithm,
+    client_credentials_grant, discovery, fetch_protected_resource, ClientAuth, DPoPHandle,
+    JwsAlgorithm,
 };
 
 #[tokio::main]
@@ -20,13 +20,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .require_dpop_nonce(true)
         .start()
         .await?;
-    let config = discovery_with(
+    let config = discovery(
         server.issuer(),
         "my-service",
         ClientAuth::client_secret_basic("s3cr3t"),
-        // The embedded server speaks plain HTTP on loopback.
-        DiscoveryOptions::new().allow_insecure_requests(true),
     )
+    // The embedded server speaks plain HTTP on loopback.
+    .allow_insecure_requests(true)
     .await?;
 
     // One key pair per service instance (or one shared key, loaded with
@@ -51,10 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         token.access_token(),
         Method::GET,
         server.resource_url(),
-        HeaderMap::new(),
-        None,
-        Some(&dpop),
     )
+    .options(oidckit::RequestOptions::new().dpop(&dpop))
     .await?;
     println!(
         "resource answered {}: {}",

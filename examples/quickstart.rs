@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 
 use oidckit::testing::{MockAuthorizationServer, MockClient};
-use oidckit::{client_credentials_grant, discovery_with, ClientAuth, DiscoveryOptions, Url};
+use oidckit::{client_credentials_grant, discovery, ClientAuth, Url};
 
 #[tokio::main]
 async fn main() {
@@ -68,14 +68,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // 1. Discovery: fetch and check the server's metadata.
-    let config = discovery_with(
-        issuer,
-        client_id,
-        ClientAuth::client_secret_basic(secret),
+    let config = discovery(issuer, client_id, ClientAuth::client_secret_basic(secret))
         // The embedded server speaks plain HTTP on loopback; real servers use https.
-        DiscoveryOptions::new().allow_insecure_requests(insecure),
-    )
-    .await?;
+        .allow_insecure_requests(insecure)
+        .await?;
     println!(
         "discovered {} (token endpoint {})",
         config.issuer(),

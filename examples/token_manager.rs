@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use oidckit::testing::{MockAuthorizationServer, MockClient};
-use oidckit::{discovery_with, ClientAuth, DiscoveryOptions, TokenManager};
+use oidckit::{ClientAuth, TokenManager};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,12 +17,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .client(MockClient::client_secret_basic("orders-service", "s3cr3t"))
         .start()
         .await?;
-    let config = discovery_with(
+    let config = oidckit::discovery(
         server.issuer(),
         "orders-service",
         ClientAuth::client_secret_basic("s3cr3t"),
-        DiscoveryOptions::new().allow_insecure_requests(true),
     )
+    .allow_insecure_requests(true)
     .await?;
 
     let tokens = TokenManager::builder(config)

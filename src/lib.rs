@@ -12,7 +12,7 @@
 //!
 //! # async fn run() -> Result<(), oidckit::Error> {
 //! let config = oidckit::discovery(
-//!     "https://as.example.com".parse().unwrap(),
+//!     "https://as.example.com",
 //!     "my-service",
 //!     ClientAuth::client_secret_basic("s3cr3t"),
 //! ).await?;
@@ -97,10 +97,12 @@ mod dpop;
 mod endpoint;
 mod error;
 mod grants;
+mod into_url;
 mod jose;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 mod middleware;
+mod options;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis_store;
@@ -128,40 +130,53 @@ pub use client_auth::{
     JWT_BEARER_CLIENT_ASSERTION_TYPE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::client_metadata::ClientMetadata;
 pub use config::discovery::{
-    discovery, discovery_with, well_known_url, DiscoveryAlgorithm, DiscoveryOptions,
+    build_discovery_request, discovery, process_discovery_response, well_known_url, Discovery,
+    DiscoveryAlgorithm,
 };
-pub use config::metadata::{ClientMetadata, MtlsEndpointAliases, ServerMetadata};
+pub use config::metadata::{MtlsEndpointAliases, ServerMetadata};
 pub use config::{
     default_http_client, http_client_builder, Configuration, ConfigurationBuilder,
     DEFAULT_CLOCK_TOLERANCE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
 };
 pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
-pub use endpoint::request::{build_token_request, FormParam, RequestOptions, TokenRequest};
+pub use endpoint::request::{EndpointRequest, FormParam};
 pub use endpoint::www_authenticate::{parse_www_authenticate, Challenge};
+pub use endpoint::EndpointContext;
 pub use error::{Error, ErrorKind, OAuthError, Result};
 pub use grants::response::{process_token_response, TokenEndpointResponse, TokenType};
 pub use grants::token_exchange::{
     token_exchange, token_types, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE,
 };
 pub use grants::{
-    client_credentials_grant, client_credentials_grant_with, generic_grant_request,
-    jwt_bearer_grant, refresh_token_grant, JWT_BEARER_GRANT_TYPE,
+    build_token_request, client_credentials_grant, generic_grant_request, jwt_bearer_grant,
+    refresh_token_grant, JWT_BEARER_GRANT_TYPE,
 };
+pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use middleware::TokenMiddleware;
+pub use options::{Call, RequestOptions};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisTokenStore;
-pub use resource::fetch_protected_resource;
+pub use resource::{fetch_protected_resource, ResourceRequest};
 pub use token_manager::{
     TokenFetcher, TokenManager, TokenManagerBuilder, TokenManagerStats, DEFAULT_REFRESH_SKEW,
     DEFAULT_TOKEN_LIFETIME,
 };
 pub use token_store::{BoxFuture, InMemoryTokenStore, TokenStore};
-pub use tokens::introspection::{token_introspection, token_revocation, IntrospectionResponse};
+pub use tokens::introspection::{
+    build_introspection_request, process_introspection_response, token_introspection,
+    IntrospectionResponse,
+};
+pub use tokens::revocation::{
+    build_revocation_request, process_revocation_response, token_revocation,
+};
+pub use tokio_util::sync::CancellationToken;
+pub use transport::EndpointResponse;
 
 /// The OAuth vocabulary of the `oauth2` crate, used in this crate's API.
 pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse};

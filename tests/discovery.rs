@@ -4,14 +4,8 @@
 mod support;
 
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
-use oidckit::{
-    discovery, discovery_with, ClientAuth, DiscoveryAlgorithm, DiscoveryOptions, ErrorKind,
-};
+use oidckit::{discovery, ClientAuth, DiscoveryAlgorithm, ErrorKind};
 use serde_json::json;
-
-fn options() -> DiscoveryOptions {
-    DiscoveryOptions::new().allow_insecure_requests(true)
-}
 
 #[tokio::test]
 async fn both_algorithms_with_an_issuer_path() {
@@ -22,14 +16,11 @@ async fn both_algorithms_with_an_issuer_path() {
         .await
         .unwrap();
     for alg in [DiscoveryAlgorithm::Oidc, DiscoveryAlgorithm::OAuth2] {
-        let config = discovery_with(
-            server.issuer(),
-            "c",
-            ClientAuth::client_secret_post("s"),
-            options().algorithm(alg),
-        )
-        .await
-        .unwrap();
+        let config = discovery(server.issuer(), "c", ClientAuth::client_secret_post("s"))
+            .allow_insecure_requests(true)
+            .algorithm(alg)
+            .await
+            .unwrap();
         assert_eq!(config.issuer(), server.issuer().as_str());
         assert_eq!(config.token_endpoint().unwrap(), &server.token_endpoint());
     }
@@ -48,7 +39,8 @@ async fn trailing_slash_of_a_bare_host_does_not_matter() {
     let server = support::server_with(MockClient::none("c")).await;
     // The server's issuer has no trailing slash; Url adds one to a bare host.
     assert!(server.issuer().as_str().ends_with('/'));
-    discovery_with(server.issuer(), "c", ClientAuth::none(), options())
+    oidckit::discovery(server.issuer(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
         .await
         .unwrap();
 }
@@ -60,7 +52,8 @@ async fn issuer_mismatch_names_both_issuers() {
         .start()
         .await
         .unwrap();
-    let err = discovery_with(server.issuer(), "c", ClientAuth::none(), options())
+    let err = oidckit::discovery(server.issuer(), "c", ClientAuth::none())
+        .allow_insecure_requests(true)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::IssuerMismatch, "{err:?}");
@@ -78,8 +71,9 @@ async fn a_path_differing_by_a_trailing_slash_is_a_mismatch() {
         .start()
         .await
         .unwrap();
-    let with_slash = format!("{}/", server.issuer()).parse().unwrap();
-    let err = discovery_with(with_slash, "c", ClientAuth::none(), options())
+    let with_slash = format!("{}/", server.issuer());
+    let err = oidckit::discovery(with_slash, "c", ClientAuth::none())
+        .allow_insecure_requests(true)
         .await
         .unwrap_err();
     // /o/ → /o/.well-known/openid-configuration is served, but the document
@@ -120,7 +114,7 @@ async fn broken_documents_are_clear_errors() {
         ),
         (
             Fault::json(200, json!({"token_endpoint": "https://x"})),
-            "InvalidResponse",
+            "InvalidMetadata",
         ),
         (
             Fault::Redirect {
@@ -138,7 +132,8 @@ async fn broken_documents_are_clear_errors() {
     ];
     for (fault, expected) in cases {
         server.fail_next_discovery(fault.clone());
-        let err = discovery_with(server.issuer(), "c", ClientAuth::none(), options())
+        let err = oidckit::discovery(server.issuer(), "c", ClientAuth::none())
+            .allow_insecure_requests(true)
             .await
             .unwrap_err();
         assert_eq!(
@@ -157,7 +152,8 @@ async fn a_well_known_url_is_used_as_given() {
         "{}/.well-known/openid-configuration",
         server.issuer().as_str().trim_end_matches('/')
     );
-    let config = discovery_with(url.parse().unwrap(), "c", ClientAuth::none(), options())
+    let config = oidckit::discovery(&url, "c", ClientAuth::none())
+        .allow_insecure_requests(true)
         .await
         .unwrap();
     assert_eq!(config.token_endpoint().unwrap(), &server.token_endpoint());

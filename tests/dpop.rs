@@ -25,10 +25,10 @@ async fn get_resource(
         token.access_token(),
         Method::GET,
         server.resource_url(),
-        HeaderMap::new(),
-        None,
-        dpop,
     )
+    .options(dpop.map_or_else(oidckit::RequestOptions::new, |d| {
+        oidckit::RequestOptions::new().dpop(d)
+    }))
     .await
 }
 
@@ -202,10 +202,9 @@ async fn protected_resource_with_dpop_and_resource_server_nonces() {
         token.access_token(),
         Method::POST,
         server.resource_url(),
-        HeaderMap::new(),
-        Some("payload".into()),
-        Some(&dpop),
     )
+    .body("payload")
+    .options(oidckit::RequestOptions::new().dpop(&dpop))
     .await
     .unwrap();
     assert_eq!(response.status(), 200);
@@ -257,10 +256,8 @@ async fn bearer_tokens_and_refused_headers() {
         token.access_token(),
         Method::GET,
         server.resource_url(),
-        headers,
-        None,
-        None,
     )
+    .headers(headers)
     .await
     .unwrap_err();
     assert!(err.kind() == ErrorKind::InvalidInput);
@@ -296,13 +293,12 @@ async fn the_mock_server_refuses_wrong_and_replayed_proofs() {
     let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
     let send = |proof: String| {
         let request = oidckit::build_token_request(
-            &config,
+            &config.context(),
             "client_credentials",
             &[("scope", "read")],
-            &oidckit::RequestOptions::new(),
         )
         .unwrap();
-        let (url, mut headers, body) = request.into_parts();
+        let (_method, url, mut headers, body) = request.into_parts();
         headers.insert("dpop", HeaderValue::from_str(&proof).unwrap());
         async move {
             let r = oidckit::reqwest::Client::new()

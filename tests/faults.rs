@@ -303,14 +303,10 @@ async fn discovered_token_endpoint_with_a_bad_scheme_is_refused() {
         ));
         // Insecure requests are allowed for the loopback mock itself, so
         // plain http passes; every other scheme is refused.
-        let config = oidckit::discovery_with(
-            server.issuer(),
-            "c",
-            ClientAuth::none(),
-            oidckit::DiscoveryOptions::new().allow_insecure_requests(true),
-        )
-        .await
-        .unwrap();
+        let config = oidckit::discovery(server.issuer(), "c", ClientAuth::none())
+            .allow_insecure_requests(true)
+            .await
+            .unwrap();
         let err = client_credentials_grant(&config, &[("scope", "read")], None)
             .await
             .unwrap_err();

@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use oidckit::reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
-    build_token_request, client_credentials_grant, client_credentials_grant_with,
-    process_token_response, ClientAuth, Configuration, ErrorKind, ManualClock, RequestOptions,
-    TokenEndpointResponse, TokenType,
+    build_token_request, client_credentials_grant, process_token_response, ClientAuth,
+    Configuration, EndpointResponse, ErrorKind, ManualClock, RequestOptions, TokenEndpointResponse,
+    TokenType,
 };
 use serde_json::json;
 
@@ -78,7 +78,8 @@ async fn request_options_headers_params_and_timeout() {
             HeaderValue::from_static("42"),
         )
         .param("audience", "api");
-    client_credentials_grant_with(&config, &[("scope", "read")], None, &options)
+    client_credentials_grant(&config, &[("scope", "read")], None)
+        .options(options.clone())
         .await
         .unwrap();
     let req = server.last_token_request().unwrap();
@@ -86,14 +87,16 @@ async fn request_options_headers_params_and_timeout() {
     assert_eq!(req.param("audience"), Some("api"));
 
     let refused = RequestOptions::new().header(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-    let err = client_credentials_grant_with(&config, &[("scope", "read")], None, &refused)
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .options(refused.clone())
         .await
         .unwrap_err();
     assert!(err.kind() == ErrorKind::InvalidInput);
 
     server.fail_next_token_request(Fault::Delay(Duration::from_secs(5)));
     let quick = RequestOptions::new().timeout(Duration::from_millis(200));
-    let err = client_credentials_grant_with(&config, &[("scope", "read")], None, &quick)
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .options(quick.clone())
         .await
         .unwrap_err();
     assert!(err.is_timeout() && err.is_retryable(), "{err:?}");
@@ -203,10 +206,9 @@ async fn the_response_drops_into_oauth2_code() {
 async fn low_level_layer_with_a_callers_own_http() {
     let (server, config) = post_client().await;
     let request = build_token_request(
-        &config,
+        &config.context(),
         "client_credentials",
         &[("scope", "write")],
-        &RequestOptions::new(),
     )
     .unwrap();
     assert_eq!(request.url(), &server.token_endpoint());
@@ -218,9 +220,11 @@ async fn low_level_layer_with_a_callers_own_http() {
         .send()
         .await
         .unwrap();
+    let url = response.url().clone();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap();
-    let token = process_token_response(&config, status, &headers, &body).unwrap();
+    let response = EndpointResponse::new(url, status, headers, body);
+    let token = process_token_response(&config.context(), &response).unwrap();
     assert_eq!(token.scope(), Some("write"));
 }

@@ -87,7 +87,7 @@ async fn token_exchange_encodes_every_parameter_and_exposes_issued_token_type() 
     .audience("backend-b")
     .resource("https://api.example.com/")
     .scope("read");
-    let t = token_exchange(&config, exchange, None).await.unwrap();
+    let t = token_exchange(&config, &exchange, None).await.unwrap();
     assert_eq!(t.issued_token_type(), Some(token_types::ACCESS_TOKEN));
     assert!(t.token_type().is_bearer());
     let req = server.last_token_request().unwrap();
@@ -111,13 +111,13 @@ async fn token_exchange_encodes_every_parameter_and_exposes_issued_token_type() 
         token_types::ACCESS_TOKEN,
     )
     .requested_token_type(token_types::JWT);
-    let t = token_exchange(&config, exchange, None).await.unwrap();
+    let t = token_exchange(&config, &exchange, None).await.unwrap();
     assert_eq!(t.token_type(), &TokenType::NotApplicable);
     assert_eq!(t.issued_token_type(), Some(token_types::JWT));
 
     let err = token_exchange(
         &config,
-        TokenExchange::new("unknown", token_types::ACCESS_TOKEN),
+        &TokenExchange::new("unknown", token_types::ACCESS_TOKEN),
         None,
     )
     .await
@@ -173,7 +173,7 @@ async fn introspection_and_revocation() {
         .await
         .unwrap();
     let at = token.access_token().secret();
-    let info = token_introspection(&config, at, Some("access_token"), NO_PARAMS)
+    let info = token_introspection(&config, at, Some("access_token"))
         .await
         .unwrap();
     assert!(info.active);
@@ -190,37 +190,28 @@ async fn introspection_and_revocation() {
         "client authentication applies"
     );
 
-    token_revocation(&config, at, Some("access_token"), NO_PARAMS)
+    token_revocation(&config, at, Some("access_token"))
         .await
         .unwrap();
-    let info = token_introspection(&config, at, None, NO_PARAMS)
-        .await
-        .unwrap();
+    let info = token_introspection(&config, at, None).await.unwrap();
     assert!(!info.active);
     // Revoking an unknown token is not an error (RFC 7009 §2.2).
-    token_revocation(&config, "unknown", None, NO_PARAMS)
-        .await
-        .unwrap();
+    token_revocation(&config, "unknown", None).await.unwrap();
 }
 
 #[tokio::test]
 async fn introspection_and_revocation_errors() {
     let (server, _config) = setup().await;
     let wrong = support::config(&server, "svc", ClientAuth::client_secret_basic("wrong"));
-    let err = token_introspection(&wrong, "t", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_introspection(&wrong, "t", None).await.unwrap_err();
     assert_eq!(err.oauth_error().unwrap().error, "invalid_client");
-    let err = token_revocation(&wrong, "t", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_revocation(&wrong, "t", None).await.unwrap_err();
     assert_eq!(err.oauth_error().unwrap().status.as_u16(), 401);
     let config = support::config(&server, "svc", ClientAuth::client_secret_basic("s3cr3t"));
-    let err = token_introspection(&config, "", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_introspection(&config, "", None).await.unwrap_err();
     assert!(err.kind() == ErrorKind::InvalidInput);
-    let err = token_introspection(&config, "t", None, [("token", "other")])
+    let err = token_introspection(&config, "t", None)
+        .options(oidckit::RequestOptions::new().param("token", "other"))
         .await
         .unwrap_err();
     assert!(err.kind() == ErrorKind::InvalidInput);
@@ -231,9 +222,7 @@ async fn introspection_and_revocation_errors() {
         .allow_insecure_requests(true)
         .build()
         .unwrap();
-    let err = token_introspection(&bare, "t", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_introspection(&bare, "t", None).await.unwrap_err();
     assert!(
         err.kind() == ErrorKind::MissingMetadata
             && err.to_string().contains("introspection_endpoint"),
@@ -249,18 +238,14 @@ async fn introspection_and_revocation_errors() {
         (Fault::body(200, "text/html", "<html>"), "HTML"),
     ] {
         server.fail_next_endpoint_request(fault);
-        let err = token_introspection(&config, "t", None, NO_PARAMS)
-            .await
-            .unwrap_err();
+        let err = token_introspection(&config, "t", None).await.unwrap_err();
         assert!(err.kind() == ErrorKind::InvalidResponse, "{what}: {err:?}");
     }
     server.fail_next_endpoint_request(Fault::json(
         503,
         json!({"error": "temporarily_unavailable"}),
     ));
-    let err = token_revocation(&config, "t", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_revocation(&config, "t", None).await.unwrap_err();
     assert!(err.is_retryable());
     // The transport rules hold at these endpoints too.
     for (fault, kind) in [
@@ -279,9 +264,7 @@ async fn introspection_and_revocation_errors() {
         ),
     ] {
         server.fail_next_endpoint_request(fault);
-        let err = token_introspection(&config, "t", None, NO_PARAMS)
-            .await
-            .unwrap_err();
+        let err = token_introspection(&config, "t", None).await.unwrap_err();
         let ok = match kind {
             "redirect" => err.kind() == ErrorKind::Redirect,
             _ => err.kind() == ErrorKind::BodyTooLarge,
@@ -298,13 +281,9 @@ async fn introspection_and_revocation_errors() {
     .build()
     .unwrap();
     server.fail_next_endpoint_request(Fault::Delay(std::time::Duration::from_secs(5)));
-    let err = token_revocation(&quick, "t", None, NO_PARAMS)
-        .await
-        .unwrap_err();
+    let err = token_revocation(&quick, "t", None).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     // 200 is success whatever the body.
     server.fail_next_endpoint_request(Fault::body(200, "text/plain", "ok"));
-    token_revocation(&config, "t", None, NO_PARAMS)
-        .await
-        .unwrap();
+    token_revocation(&config, "t", None).await.unwrap();
 }

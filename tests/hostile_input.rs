@@ -5,7 +5,7 @@ use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENT
 use oidckit::reqwest::StatusCode;
 use oidckit::{
     jwk_thumbprint, parse_www_authenticate, process_token_response, ClientAuth, Configuration,
-    DPoPHandle, IntrospectionResponse, JwsAlgorithm, PrivateKey, ServerMetadata,
+    DPoPHandle, EndpointResponse, IntrospectionResponse, JwsAlgorithm, PrivateKey, ServerMetadata,
     TokenEndpointResponse,
 };
 use proptest::prelude::*;
@@ -25,6 +25,12 @@ fn config() -> &'static Configuration {
         )
         .unwrap()
     })
+}
+
+/// A token endpoint response as received.
+fn answer(status: StatusCode, headers: HeaderMap, body: &[u8]) -> EndpointResponse {
+    let url = "https://as.example/token".parse().unwrap();
+    EndpointResponse::new(url, status, headers, body.to_vec())
 }
 
 /// Arbitrary JSON, biased towards the members the parsers look at.
@@ -87,14 +93,14 @@ proptest! {
                                            status in 100u16..600, ct in ".{0,30}",
                                            challenge in prop::collection::vec(any::<u8>(), 0..80)) {
         let status = StatusCode::from_u16(status).unwrap();
-        let _ = process_token_response(config(), status, &headers(&ct, &challenge), &body);
+        let _ = process_token_response(&config().context(), &answer(status, headers(&ct, &challenge), &body));
     }
 
     #[test]
     fn token_responses_from_arbitrary_json(v in json(), status in prop_oneof![Just(200u16), Just(400), Just(401), Just(500)]) {
         let body = serde_json::to_vec(&v).unwrap();
         let status = StatusCode::from_u16(status).unwrap();
-        let result = process_token_response(config(), status, &headers("application/json", b""), &body);
+        let result = process_token_response(&config().context(), &answer(status, headers("application/json", b""), &body));
         if let Ok(token) = result {
             // What was accepted obeys RFC 6749 §5.1.
             prop_assert!(!token.access_token().secret().is_empty());

@@ -10,10 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use oidc_provider::{client, OidcProvider};
-use oidckit::{
-    client_credentials_grant, discovery_with, ClientAuth, Configuration, DPoPHandle,
-    DiscoveryOptions, JwsAlgorithm,
-};
+use oidckit::{client_credentials_grant, ClientAuth, Configuration, DPoPHandle, JwsAlgorithm};
 use serde_json::{json, Value};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -45,12 +42,12 @@ fn provider(mode: Option<&'static str>) -> &'static OidcProvider {
 }
 
 async fn config(mode: Option<&'static str>, id: &str, secret: &str) -> Configuration {
-    discovery_with(
+    oidckit::discovery(
         provider(mode).issuer.clone(),
         id,
         ClientAuth::client_secret_post(secret),
-        DiscoveryOptions::new().allow_insecure_requests(true),
     )
+    .allow_insecure_requests(true)
     .await
     .unwrap()
 }
@@ -179,14 +176,13 @@ async fn a_token_manager_with_dpop_keeps_serving_across_a_forced_expiry() {
     use std::time::{Duration, SystemTime};
 
     let clock = ManualClock::new(SystemTime::now());
-    let config = discovery_with(
+    let config = oidckit::discovery(
         provider(Some("required")).issuer.clone(),
         "dpop-post",
         ClientAuth::client_secret_post("dpop-secret"),
-        DiscoveryOptions::new()
-            .allow_insecure_requests(true)
-            .clock(Arc::new(clock.clone())),
     )
+    .allow_insecure_requests(true)
+    .clock(Arc::new(clock.clone()))
     .await
     .unwrap();
     let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();

@@ -13,10 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use oidc_provider::{client, OidcProvider};
 use oidckit::{
-    certificate_thumbprint, client_credentials_grant, discovery_with, generic_grant_request,
-    jwt_bearer_grant, refresh_token_grant, token_exchange, token_introspection, token_revocation,
-    token_types, ClientAuth, ClientMetadata, Configuration, DiscoveryOptions, JwsAlgorithm,
-    PrivateKey, TokenExchange,
+    certificate_thumbprint, client_credentials_grant, generic_grant_request, jwt_bearer_grant,
+    refresh_token_grant, token_exchange, token_introspection, token_revocation, token_types,
+    ClientAuth, ClientMetadata, Configuration, JwsAlgorithm, PrivateKey, TokenExchange,
 };
 use serde_json::json;
 
@@ -60,12 +59,12 @@ fn provider() -> &'static Provider {
 }
 
 async fn config(id: &str, secret: &str) -> Configuration {
-    discovery_with(
+    oidckit::discovery(
         provider().server.issuer.clone(),
         id,
         ClientAuth::client_secret_basic(secret),
-        DiscoveryOptions::new().allow_insecure_requests(true),
     )
+    .allow_insecure_requests(true)
     .await
     .unwrap()
 }
@@ -96,7 +95,6 @@ async fn refresh_token_grant_against_oidc_providers_own_handler() {
         &config,
         second.access_token().secret(),
         Some("access_token"),
-        NO_PARAMS,
     )
     .await
     .unwrap();
@@ -130,7 +128,7 @@ async fn token_exchange_then_introspect_and_revoke() {
     .requested_token_type(token_types::ACCESS_TOKEN)
     .resource("urn:oidckit:opaque")
     .scope("read");
-    let exchanged = token_exchange(&config, exchange, None).await.unwrap();
+    let exchanged = token_exchange(&config, &exchange, None).await.unwrap();
     assert_eq!(
         exchanged.issued_token_type(),
         Some(token_types::ACCESS_TOKEN)
@@ -138,7 +136,7 @@ async fn token_exchange_then_introspect_and_revoke() {
     assert!(exchanged.token_type().is_bearer());
 
     let at = exchanged.access_token().secret();
-    let info = token_introspection(&config, at, Some("access_token"), NO_PARAMS)
+    let info = token_introspection(&config, at, Some("access_token"))
         .await
         .unwrap();
     assert!(info.active);
@@ -148,17 +146,15 @@ async fn token_exchange_then_introspect_and_revoke() {
         Some("te-client"),
         "sub of the subject token"
     );
-    token_revocation(&config, at, Some("access_token"), NO_PARAMS)
+    token_revocation(&config, at, Some("access_token"))
         .await
         .unwrap();
-    let info = token_introspection(&config, at, None, NO_PARAMS)
-        .await
-        .unwrap();
+    let info = token_introspection(&config, at, None).await.unwrap();
     assert!(!info.active);
 
     let err = token_exchange(
         &config,
-        TokenExchange::new("bogus", token_types::ACCESS_TOKEN),
+        &TokenExchange::new("bogus", token_types::ACCESS_TOKEN),
         None,
     )
     .await
@@ -187,7 +183,7 @@ async fn jwt_bearer_grant_with_a_signed_assertion() {
     )
     .await
     .unwrap();
-    let info = token_introspection(&config, token.access_token().secret(), None, NO_PARAMS)
+    let info = token_introspection(&config, token.access_token().secret(), None)
         .await
         .unwrap();
     assert_eq!(info.sub.as_deref(), Some("alice"));
@@ -283,19 +279,11 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
             .add_root_certificate(ca_cert.clone())
             .build()
             .unwrap();
-        let config = discovery_with(
-            server.issuer.clone(),
-            id,
-            auth,
-            DiscoveryOptions::new()
-                .http_client(http)
-                .client_metadata(ClientMetadata {
-                    use_mtls_endpoint_aliases: true,
-                    ..Default::default()
-                }),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{id}: discovery: {e}"));
+        let config = oidckit::discovery(server.issuer.clone(), id, auth)
+            .http_client(http)
+            .client_metadata(ClientMetadata::default().with_mtls_endpoint_aliases())
+            .await
+            .unwrap_or_else(|e| panic!("{id}: discovery: {e}"));
         assert!(
             config.server_metadata().mtls_endpoint_aliases.is_some(),
             "{id}"
@@ -323,12 +311,12 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
         )
         .await
         .unwrap();
-        let info = token_introspection(&config, token.access_token().secret(), None, NO_PARAMS)
+        let info = token_introspection(&config, token.access_token().secret(), None)
             .await
             .unwrap();
         assert!(info.active);
         assert_eq!(info.cnf.unwrap()["x5t#S256"], thumbprint, "{id}");
-        token_revocation(&config, token.access_token().secret(), None, NO_PARAMS)
+        token_revocation(&config, token.access_token().secret(), None)
             .await
             .unwrap();
         let body = config.client_metadata();
@@ -343,12 +331,12 @@ async fn mtls_tls_client_auth_self_signed_and_certificate_bound_tokens() {
         .add_root_certificate(ca_cert)
         .build()
         .unwrap();
-    let config = discovery_with(
+    let config = oidckit::discovery(
         server.issuer.clone(),
         "mtls-pki",
         ClientAuth::tls_client_auth(),
-        DiscoveryOptions::new().http_client(http),
     )
+    .http_client(http)
     .await
     .unwrap();
     let err = client_credentials_grant(&config, &[("scope", "read")], None)

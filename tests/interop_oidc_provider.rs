@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use oidckit::{
-    client_credentials_grant, discovery_with, AssertionAudience, ClientAuth, Configuration,
-    DiscoveryAlgorithm, DiscoveryOptions, JwsAlgorithm, PrivateKey, Url,
+    client_credentials_grant, AssertionAudience, ClientAuth, Configuration, DiscoveryAlgorithm,
+    JwsAlgorithm, PrivateKey, Url,
 };
 use serde_json::json;
 
@@ -99,16 +99,11 @@ async fn discover_both(client_id: &str, auth: ClientAuth) -> Vec<Configuration> 
 }
 
 async fn discover(client_id: &str, auth: ClientAuth, alg: DiscoveryAlgorithm) -> Configuration {
-    discovery_with(
-        provider().issuer.clone(),
-        client_id,
-        auth,
-        DiscoveryOptions::new()
-            .algorithm(alg)
-            .allow_insecure_requests(true),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("discovery for {client_id}: {e}"))
+    oidckit::discovery(provider().issuer.clone(), client_id, auth)
+        .algorithm(alg)
+        .allow_insecure_requests(true)
+        .await
+        .unwrap_or_else(|e| panic!("discovery for {client_id}: {e}"))
 }
 
 #[tokio::test]

@@ -6,12 +6,11 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use oidckit::reqwest::header::HeaderMap;
 use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockClient};
 use oidckit::{
     build_token_request, client_credentials_grant, fetch_protected_resource, ClientAuth,
-    DPoPHandle, JwsAlgorithm, PrivateKey, RequestOptions,
+    DPoPHandle, JwsAlgorithm, PrivateKey,
 };
 use serde_json::json;
 
@@ -82,10 +81,9 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
         let server = support::server_with(registered).await;
         let config = support::config(&server, "c", auth.clone());
         let request = build_token_request(
-            &config,
+            &config.context(),
             "client_credentials",
             &[("scope", "read")],
-            &RequestOptions::new(),
         )
         .unwrap();
 
@@ -135,10 +133,8 @@ async fn nothing_secret_in_debug_display_errors_or_traces() {
             bound.access_token(),
             Method::GET,
             server.resource_url(),
-            HeaderMap::new(),
-            None,
-            Some(&dpop),
         )
+        .options(oidckit::RequestOptions::new().dpop(&dpop))
         .await
         .unwrap();
         assert_eq!(resource.status(), 200);

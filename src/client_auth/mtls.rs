@@ -15,7 +15,7 @@ use crate::jose::{b64url, sha256};
 /// PKCS#8 private key `key_pem` (`-----BEGIN PRIVATE KEY-----`).
 ///
 /// ```no_run
-/// use oidckit::{ClientAuth, ClientMetadata, DiscoveryOptions};
+/// use oidckit::{ClientAuth, ClientMetadata};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let http = oidckit::mtls_client_builder_from_pem(
@@ -24,14 +24,10 @@ use crate::jose::{b64url, sha256};
 /// )?
 /// // .add_root_certificate(…) for a private CA
 /// .build()?;
-/// let config = oidckit::discovery_with(
-///     "https://as.example.com".parse()?,
-///     "my-service",
-///     ClientAuth::tls_client_auth(),
-///     DiscoveryOptions::new()
-///         .http_client(http)
-///         .client_metadata(ClientMetadata { use_mtls_endpoint_aliases: true, ..Default::default() }),
-/// ).await?;
+/// let config = oidckit::discovery("https://as.example.com", "my-service", ClientAuth::tls_client_auth())
+///     .http_client(http)
+///     .client_metadata(ClientMetadata::default().with_mtls_endpoint_aliases())
+///     .await?;
 /// # Ok(()) }
 /// ```
 pub fn mtls_client_builder_from_pem(

@@ -3,16 +3,20 @@
 //! [OpenID Connect Discovery 1.0 §4](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig))
 //! and check that it describes the issuer asked for.
 
-use reqwest::header::{HeaderValue, ACCEPT};
+use std::future::IntoFuture;
+
 use reqwest::StatusCode;
 use url::Url;
 
 use crate::client_auth::ClientAuth;
 use crate::config::metadata::ServerMetadata;
 use crate::config::{settings_setters, Configuration, Settings};
-use crate::error::{Error, Result};
-use crate::grants::response::error_from_response;
-use crate::transport;
+use crate::endpoint::request::{refuse_library_headers, EndpointRequest};
+use crate::endpoint::response::expect_status;
+use crate::error::{Error, ErrorKind, Result};
+use crate::into_url::IntoUrl;
+use crate::options::{BoxFuture, Call, RequestOptions};
+use crate::transport::{self, EndpointResponse};
 
 /// Which well-known URL to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,40 +29,6 @@ pub enum DiscoveryAlgorithm {
     /// RFC 8414 §3.1: insert `/.well-known/oauth-authorization-server`
     /// between the host and the issuer's path.
     OAuth2,
-}
-
-/// Options of [`discovery_with`]: the well-known URL rule, plus every setting
-/// of the resulting [`Configuration`] (the same setters as
-/// [`ConfigurationBuilder`](crate::ConfigurationBuilder)).
-///
-/// ```
-/// use std::time::Duration;
-/// use oidckit::{DiscoveryAlgorithm, DiscoveryOptions};
-///
-/// let options = DiscoveryOptions::new()
-///     .algorithm(DiscoveryAlgorithm::OAuth2)
-///     .timeout(Duration::from_secs(5));
-/// ```
-#[derive(Debug, Default)]
-#[must_use]
-pub struct DiscoveryOptions {
-    algorithm: DiscoveryAlgorithm,
-    settings: Settings,
-}
-
-impl DiscoveryOptions {
-    /// The defaults: OpenID Connect discovery, 30 s timeout, https only.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Which well-known URL to read (default [`DiscoveryAlgorithm::Oidc`]).
-    pub fn algorithm(mut self, algorithm: DiscoveryAlgorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
-    settings_setters!();
 }
 
 /// The metadata URL of `issuer`.
@@ -96,82 +66,144 @@ pub fn well_known_url(issuer: &Url, algorithm: DiscoveryAlgorithm) -> Url {
 }
 
 /// Discovers the server's metadata and builds a [`Configuration`] for the
-/// client, with default settings (OpenID Connect discovery).
+/// client: await the returned [`Discovery`], after changing its settings if
+/// needed (the same setters as [`ConfigurationBuilder`](crate::ConfigurationBuilder),
+/// the well-known URL rule, and the call's [`RequestOptions`]).
 ///
 /// The document's `issuer` must equal `issuer` (compared as parsed URLs, so
 /// `https://as.example` equals `https://as.example/` but `https://as.example/o`
-/// does not equal `https://as.example/o/`), else [`ErrorKind::IssuerMismatch`](crate::ErrorKind::IssuerMismatch).
+/// does not equal `https://as.example/o/`), else
+/// [`ErrorKind::IssuerMismatch`](crate::ErrorKind::IssuerMismatch).
 ///
 /// ```no_run
-/// use oidckit::ClientAuth;
+/// use std::time::Duration;
+/// use oidckit::{ClientAuth, DiscoveryAlgorithm};
 ///
 /// # async fn run() -> Result<(), oidckit::Error> {
-/// let config = oidckit::discovery(
-///     "https://as.example.com".parse().unwrap(),
-///     "my-service",
-///     ClientAuth::client_secret_basic("s3cr3t"),
-/// ).await?;
+/// let config = oidckit::discovery("https://as.example.com", "my-service", ClientAuth::client_secret_basic("s3cr3t"))
+///     .await?;
+///
+/// let config = oidckit::discovery("https://as.example.com/tenant", "my-service", ClientAuth::none())
+///     .algorithm(DiscoveryAlgorithm::OAuth2)
+///     .timeout(Duration::from_secs(5))
+///     .await?;
 /// # Ok(()) }
 /// ```
-pub async fn discovery(
-    issuer: Url,
+pub fn discovery(
+    issuer: impl IntoUrl,
     client_id: impl Into<String>,
     auth: ClientAuth,
-) -> Result<Configuration> {
-    discovery_with(issuer, client_id, auth, DiscoveryOptions::default()).await
-}
-
-/// [`discovery`] with options.
-pub async fn discovery_with(
-    issuer: Url,
-    client_id: impl Into<String>,
-    auth: ClientAuth,
-    options: DiscoveryOptions,
-) -> Result<Configuration> {
-    let DiscoveryOptions {
-        algorithm,
-        mut settings,
-    } = options;
-    // One client for discovery and every later request of the configuration.
-    settings.http_client = Some(settings.http_client()?);
-    let server = fetch_server_metadata(&issuer, algorithm, &settings).await?;
-    Configuration::builder(server, client_id, auth)
-        .with_settings(settings)
-        .build()
-}
-
-async fn fetch_server_metadata(
-    issuer: &Url,
-    algorithm: DiscoveryAlgorithm,
-    settings: &Settings,
-) -> Result<ServerMetadata> {
-    let url = well_known_url(issuer, algorithm);
-    let client = settings.http_client()?;
-    let request = client
-        .get(url.clone())
-        .header(ACCEPT, HeaderValue::from_static("application/json"))
-        .build()
-        .map_err(|e| Error::from_reqwest(Some(url.clone()), e))?;
-    let response =
-        transport::execute(&settings.transport(&client), request, "discovery", None).await?;
-    let with_context = |e: Error| e.with_response_context(&url, response.status);
-    if response.status != StatusCode::OK {
-        return Err(with_context(error_from_response(
-            response.status,
-            &response.headers,
-            &response.body,
-        )));
+) -> Discovery {
+    Discovery {
+        issuer: issuer.into_url(),
+        client_id: client_id.into(),
+        auth,
+        algorithm: DiscoveryAlgorithm::default(),
+        settings: Settings::default(),
+        options: RequestOptions::default(),
     }
-    let map = transport::json_object(&response.headers, &response.body).map_err(with_context)?;
+}
+
+/// A discovery, ready to start: await it for the [`Configuration`]. Its
+/// setters never fail; problems are reported when it is awaited.
+#[derive(Debug)]
+#[must_use = "discovery does nothing until it is awaited"]
+pub struct Discovery {
+    issuer: Result<Url>,
+    client_id: String,
+    auth: ClientAuth,
+    algorithm: DiscoveryAlgorithm,
+    settings: Settings,
+    options: RequestOptions,
+}
+
+impl Discovery {
+    /// Which well-known URL to read (default [`DiscoveryAlgorithm::Oidc`]).
+    pub fn algorithm(mut self, algorithm: DiscoveryAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The options of the discovery request itself (timeout, deadline,
+    /// cancellation, extra headers).
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    settings_setters!();
+}
+
+impl IntoFuture for Discovery {
+    type Output = Result<Configuration>;
+    type IntoFuture = BoxFuture<'static, Result<Configuration>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let Discovery {
+            issuer,
+            client_id,
+            auth,
+            algorithm,
+            mut settings,
+            options,
+        } = self;
+        Call::new(move |options: RequestOptions| async move {
+            let issuer = issuer?;
+            // One client for discovery and every later request of the configuration.
+            let client = settings.http_client()?;
+            settings.http_client = Some(client.clone());
+            let mut request = build_discovery_request(&issuer, algorithm);
+            if !options.params.is_empty() {
+                return Err(Error::invalid_input("discovery takes no parameters"));
+            }
+            refuse_library_headers(&options.headers, &["accept", "authorization", "dpop"])?;
+            for (name, value) in &options.headers {
+                request.headers_mut().append(name.clone(), value.clone());
+            }
+            let response = transport::execute(
+                &settings.transport(&client),
+                request.into_reqwest(&client)?,
+                "discovery",
+                options.timeout,
+            )
+            .await?;
+            let server = process_discovery_response(&issuer, &response)?;
+            Configuration::builder(server, client_id, auth)
+                .with_settings(settings)
+                .build()
+        })
+        .options(options)
+        .into_future()
+    }
+}
+
+/// Builds the discovery request (the low-level half of [`discovery`]): a
+/// `GET` of the well-known URL of `issuer`.
+pub fn build_discovery_request(issuer: &Url, algorithm: DiscoveryAlgorithm) -> EndpointRequest {
+    EndpointRequest::get_json(well_known_url(issuer, algorithm))
+}
+
+/// Processes a discovery response (the low-level half of [`discovery`]): a
+/// 200 with a JSON object that is valid server metadata
+/// ([`ErrorKind::InvalidMetadata`](crate::ErrorKind::InvalidMetadata)
+/// otherwise) about `issuer` ([`ErrorKind::IssuerMismatch`](crate::ErrorKind::IssuerMismatch)
+/// otherwise).
+pub fn process_discovery_response(
+    issuer: &Url,
+    response: &EndpointResponse,
+) -> Result<ServerMetadata> {
+    let with_context = |e: Error| e.with_response_context(response.url(), response.status());
+    expect_status(response, StatusCode::OK).map_err(with_context)?;
+    let map = transport::json_object(response.headers(), response.body()).map_err(with_context)?;
     let server: ServerMetadata =
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
-            with_context(Error::invalid_response(format!(
-                "invalid server metadata: {e}"
-            )))
+            with_context(
+                Error::new(ErrorKind::InvalidMetadata, "invalid server metadata").with_source(e),
+            )
         })?;
     // A URL given with /.well-known/ in it names the document, not the
     // issuer: there is nothing to compare with (openid-client does the same).
-    if url == *issuer {
+    if response.url() == issuer {
         return Ok(server);
     }
     check_issuer(issuer, &server.issuer)?;

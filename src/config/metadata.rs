@@ -1,5 +1,4 @@
-//! Authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0)
-//! and client metadata (RFC 7591).
+//! Authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0).
 //!
 //! Every registered member is a typed field; members this crate does not know
 //! are kept in `extra` and readable by name, so nothing a server publishes is
@@ -42,15 +41,19 @@ macro_rules! server_metadata {
         /// ```
         /// use oidckit::ServerMetadata;
         ///
-        /// let metadata = ServerMetadata {
-        ///     issuer: "https://as.example.com".into(),
-        ///     token_endpoint: Some("https://as.example.com/token".parse()?),
-        ///     ..Default::default()
-        /// };
+        /// // From a document (discovery does this), …
+        /// let metadata: ServerMetadata = serde_json::from_str(
+        ///     r#"{"issuer":"https://as.example.com","token_endpoint":"https://as.example.com/token"}"#,
+        /// )?;
+        /// // … or by hand: the constructor, then any member.
+        /// let mut by_hand = ServerMetadata::new("https://as.example.com", "https://as.example.com/token".parse()?);
+        /// by_hand.introspection_endpoint = Some("https://as.example.com/introspect".parse()?);
+        /// assert_eq!(metadata.token_endpoint, by_hand.token_endpoint);
         /// # Ok::<_, Box<dyn std::error::Error>>(())
         /// ```
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(try_from = "Map<String, Value>")]
+        #[non_exhaustive]
         pub struct ServerMetadata {
             /// The issuer identifier (an `https:` URL without query or fragment).
             pub issuer: String,
@@ -326,6 +329,7 @@ impl ServerMetadata {
 /// Endpoint aliases for mutual-TLS clients
 /// ([RFC 8705 §5](https://www.rfc-editor.org/rfc/rfc8705#section-5)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MtlsEndpointAliases {
     /// mTLS token endpoint.
     #[serde(
@@ -384,31 +388,6 @@ pub struct MtlsEndpointAliases {
     )]
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Other aliases, by name.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// The client's registered metadata
-/// ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)), as far
-/// as this library uses it. The client secret is not metadata here: it lives
-/// in [`ClientAuth`](crate::ClientAuth), so this type is safe to log.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClientMetadata {
-    /// The client identifier. [`Configuration`](crate::Configuration) fills it
-    /// from its `client_id` argument; if set here, the two must be equal.
-    #[serde(default)]
-    pub client_id: String,
-    /// The token endpoint authentication method. Filled from the
-    /// [`ClientAuth`](crate::ClientAuth) when absent; if set, the two must agree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_endpoint_auth_method: Option<String>,
-    /// The JWS algorithm for JWT client authentication.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_endpoint_auth_signing_alg: Option<String>,
-    /// Send requests to the server's `mtls_endpoint_aliases` (RFC 8705 §5).
-    #[serde(default)]
-    pub use_mtls_endpoint_aliases: bool,
-    /// Every other member, by name.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

@@ -1,6 +1,7 @@
 //! [`Configuration`]: what the client knows about the authorization server,
 //! itself, and how to reach it.
 
+pub(crate) mod client_metadata;
 pub(crate) mod discovery;
 pub(crate) mod metadata;
 
@@ -13,7 +14,9 @@ use url::Url;
 
 use crate::client_auth::ClientAuth;
 use crate::clock::{self, Clock, SystemClock};
-use crate::config::metadata::{ClientMetadata, ServerMetadata};
+use crate::config::client_metadata::ClientMetadata;
+use crate::config::metadata::ServerMetadata;
+use crate::endpoint::{EndpointContext, INTROSPECTION, REVOCATION, TOKEN};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 
@@ -27,35 +30,7 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
 /// The `User-Agent` of the default HTTP client.
 pub(crate) const USER_AGENT: &str = concat!("oidckit/", env!("CARGO_PKG_VERSION"));
 
-/// The endpoints a client sends authenticated form requests to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Token,
-    Introspection,
-    Revocation,
-}
-
-impl Endpoint {
-    /// The server metadata member naming it.
-    pub(crate) fn metadata_name(self) -> &'static str {
-        match self {
-            Endpoint::Token => "token_endpoint",
-            Endpoint::Introspection => "introspection_endpoint",
-            Endpoint::Revocation => "revocation_endpoint",
-        }
-    }
-
-    /// Its name in tracing spans.
-    pub(crate) fn span_name(self) -> &'static str {
-        match self {
-            Endpoint::Token => "token",
-            Endpoint::Introspection => "introspection",
-            Endpoint::Revocation => "revocation",
-        }
-    }
-}
-
-/// The settings a [`ConfigurationBuilder`] and [`DiscoveryOptions`](crate::DiscoveryOptions)
+/// The settings a [`ConfigurationBuilder`] and [`Discovery`](crate::Discovery)
 /// share.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -136,7 +111,7 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 }
 
 /// Setters shared by [`ConfigurationBuilder`] and
-/// [`DiscoveryOptions`](crate::DiscoveryOptions). They never fail; problems
+/// [`Discovery`](crate::Discovery). They never fail; problems
 /// are reported when the configuration is built.
 macro_rules! settings_setters {
     () => {
@@ -429,45 +404,31 @@ impl Configuration {
     /// client metadata sets `use_mtls_endpoint_aliases` and the server has
     /// one (RFC 8705 §5), else `token_endpoint`.
     pub fn token_endpoint(&self) -> Result<&Url> {
-        self.endpoint(Endpoint::Token)
+        self.context().endpoint_url(&TOKEN)
     }
 
     /// The introspection endpoint to use (RFC 7662; mTLS alias as for
     /// [`token_endpoint`](Self::token_endpoint)).
     pub fn introspection_endpoint(&self) -> Result<&Url> {
-        self.endpoint(Endpoint::Introspection)
+        self.context().endpoint_url(&INTROSPECTION)
     }
 
     /// The revocation endpoint to use (RFC 7009; mTLS alias as for
     /// [`token_endpoint`](Self::token_endpoint)).
     pub fn revocation_endpoint(&self) -> Result<&Url> {
-        self.endpoint(Endpoint::Revocation)
+        self.context().endpoint_url(&REVOCATION)
     }
 
-    pub(crate) fn endpoint(&self, endpoint: Endpoint) -> Result<&Url> {
-        let server = &self.inner.server;
-        let aliases = self
-            .client_metadata()
-            .use_mtls_endpoint_aliases
-            .then_some(server.mtls_endpoint_aliases.as_ref())
-            .flatten();
-        let (alias, url) = match endpoint {
-            Endpoint::Token => (
-                aliases.and_then(|a| a.token_endpoint.as_ref()),
-                server.token_endpoint.as_ref(),
-            ),
-            Endpoint::Introspection => (
-                aliases.and_then(|a| a.introspection_endpoint.as_ref()),
-                server.introspection_endpoint.as_ref(),
-            ),
-            Endpoint::Revocation => (
-                aliases.and_then(|a| a.revocation_endpoint.as_ref()),
-                server.revocation_endpoint.as_ref(),
-            ),
-        };
-        alias
-            .or(url)
-            .ok_or_else(|| Error::missing_metadata(endpoint.metadata_name()))
+    /// The parts of this configuration the low-level functions take:
+    /// server and client metadata, client authentication, the clock and the
+    /// rules, without the HTTP client.
+    pub fn context(&self) -> EndpointContext<'_> {
+        let s = &self.inner.settings;
+        EndpointContext::new(&self.inner.server, &s.client_metadata, &self.inner.auth)
+            .clock(s.clock.clone())
+            .clock_skew(s.clock_skew)
+            .clock_tolerance(s.clock_tolerance)
+            .allow_insecure_requests(s.allow_insecure_requests)
     }
 
     pub(crate) fn transport(&self) -> Transport<'_> {
@@ -539,10 +500,7 @@ mod tests {
             Some("as.example")
         );
         let mtls = Configuration::builder(s, "me", ClientAuth::tls_client_auth())
-            .client_metadata(ClientMetadata {
-                use_mtls_endpoint_aliases: true,
-                ..Default::default()
-            })
+            .client_metadata(ClientMetadata::default().with_mtls_endpoint_aliases())
             .build()
             .unwrap();
         assert_eq!(

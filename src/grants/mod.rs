@@ -1,24 +1,24 @@
-//! Grants: free async functions over a [`Configuration`].
+//! Grants at the token endpoint: free functions over a [`Configuration`].
 //!
-//! Every grant is a few lines over one shared path, [`token_endpoint_request`]:
-//! build the request (parameters, client authentication), send it under the
-//! transport rules, process the response. Proof headers and the one-time
-//! DPoP nonce retry belong in that one place too.
+//! Every grant is the same three steps: its parameters become a token
+//! request ([`build_token_request`] is the public, low-level form), the
+//! shared endpoint path sends it (client authentication, DPoP, transport,
+//! nonce retry), and [`process_token_response`] reads the answer. A grant
+//! function only says which `grant_type` and which parameters of its own.
 
 pub(crate) mod response;
 pub(crate) mod token_exchange;
 
+use oauth2::RefreshToken;
 use tracing::Instrument as _;
 
-use oauth2::RefreshToken;
-use reqwest::StatusCode;
-
-use crate::config::{Configuration, Endpoint};
+use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
-use crate::endpoint::request::{FormParam, RequestOptions, UnauthenticatedRequest};
+use crate::endpoint::request::{EndpointRequest, FormParam, UnauthenticatedRequest};
+use crate::endpoint::{self, EndpointContext, TOKEN};
 use crate::error::{Error, Result};
-use crate::grants::response::{process_token_response, TokenEndpointResponse, TokenType};
-use crate::transport::{self, HttpResponse};
+use crate::options::{Call, RequestOptions};
+use response::{process_token_response, TokenEndpointResponse, TokenType};
 
 /// The client credentials grant
 /// ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)):
@@ -28,14 +28,15 @@ use crate::transport::{self, HttpResponse};
 /// `resource` indicators (RFC 8707). `grant_type` is set by the library.
 /// With a [`DPoPHandle`], the request carries a DPoP proof and the token is
 /// bound to its key (RFC 9449). Every call sends one request (two when the
-/// server asks for a DPoP nonce); see the token manager for caching.
+/// server asks for a DPoP nonce); see the token manager for caching. Await
+/// it, or set [`RequestOptions`] first with [`Call::options`].
 ///
 /// ```no_run
 /// use oidckit::{ClientAuth, client_credentials_grant};
 ///
 /// # async fn run() -> Result<(), oidckit::Error> {
 /// let config = oidckit::discovery(
-///     "https://as.example.com".parse().unwrap(),
+///     "https://as.example.com",
 ///     "my-service",
 ///     ClientAuth::client_secret_basic("s3cr3t"),
 /// ).await?;
@@ -47,85 +48,54 @@ use crate::transport::{self, HttpResponse};
 /// println!("{} token, expires in {:?}", token.token_type(), token.expires_in());
 /// # Ok(()) }
 /// ```
-pub async fn client_credentials_grant<I>(
-    config: &Configuration,
+pub fn client_credentials_grant<'a, I>(
+    config: &'a Configuration,
     params: I,
-    dpop: Option<&DPoPHandle>,
-) -> Result<TokenEndpointResponse>
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    client_credentials_grant_with(config, params, dpop, &RequestOptions::default()).await
-}
-
-/// [`client_credentials_grant`] with per-request options (extra headers, a
-/// timeout, more parameters).
-pub async fn client_credentials_grant_with<I>(
-    config: &Configuration,
-    params: I,
-    dpop: Option<&DPoPHandle>,
-    options: &RequestOptions,
-) -> Result<TokenEndpointResponse>
-where
-    I: IntoIterator,
-    I::Item: FormParam,
-{
-    token_endpoint_request(config, "client_credentials", &[], params, dpop, options).await
+    grant(config, "client_credentials", &[], params, dpop)
 }
 
 /// The refresh token grant
 /// ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)): a new
 /// access token for a refresh token. The response may carry a new refresh
 /// token (rotation); use it next time.
-pub async fn refresh_token_grant<I>(
-    config: &Configuration,
+pub fn refresh_token_grant<'a, I>(
+    config: &'a Configuration,
     refresh_token: &RefreshToken,
     params: I,
-    dpop: Option<&DPoPHandle>,
-) -> Result<TokenEndpointResponse>
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
     let owned = [("refresh_token", refresh_token.secret().as_str())];
-    token_endpoint_request(
-        config,
-        "refresh_token",
-        &owned,
-        params,
-        dpop,
-        &RequestOptions::default(),
-    )
-    .await
+    grant(config, "refresh_token", &owned, params, dpop)
 }
 
 /// The JWT bearer grant
 /// ([RFC 7523 §2.1](https://www.rfc-editor.org/rfc/rfc7523#section-2.1)):
 /// a token for a JWT `assertion` (issued by a party the server trusts).
-pub async fn jwt_bearer_grant<I>(
-    config: &Configuration,
+pub fn jwt_bearer_grant<'a, I>(
+    config: &'a Configuration,
     assertion: &str,
     params: I,
-    dpop: Option<&DPoPHandle>,
-) -> Result<TokenEndpointResponse>
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
     if assertion.is_empty() {
-        return Err(Error::invalid_input("the assertion must not be empty"));
+        return Call::fail(Error::invalid_input("the assertion must not be empty"));
     }
     let owned = [("assertion", assertion)];
-    token_endpoint_request(
-        config,
-        JWT_BEARER_GRANT_TYPE,
-        &owned,
-        params,
-        dpop,
-        &RequestOptions::default(),
-    )
-    .await
+    grant(config, JWT_BEARER_GRANT_TYPE, &owned, params, dpop)
 }
 
 /// The `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
@@ -135,153 +105,126 @@ pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-be
 /// ([RFC 6749 §4.5](https://www.rfc-editor.org/rfc/rfc6749#section-4.5)):
 /// `grant_type` and `params` as given; the library still owns
 /// `grant_type` and the client authentication parameters.
-pub async fn generic_grant_request<I>(
-    config: &Configuration,
+pub fn generic_grant_request<'a, I>(
+    config: &'a Configuration,
     grant_type: &str,
     params: I,
-    dpop: Option<&DPoPHandle>,
-) -> Result<TokenEndpointResponse>
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    token_endpoint_request(
-        config,
-        grant_type,
-        &[],
-        params,
-        dpop,
-        &RequestOptions::default(),
-    )
-    .await
+    grant(config, grant_type, &[], params, dpop)
 }
 
-/// The shared token request path of every grant: the request with
-/// `grant_type` and the grant's own parameters, sent by
-/// [`authenticated_request`], processed into a token response.
-pub(crate) async fn token_endpoint_request<I>(
-    config: &Configuration,
+/// Builds a token request for any grant (the low-level half of every
+/// grant, for callers with their own HTTP stack): `grant_type`, then
+/// `params`, then the client authentication of `ctx`. Send it, wrap the
+/// answer in an [`EndpointResponse`](crate::EndpointResponse) and read it
+/// with [`process_token_response`].
+///
+/// ```
+/// use oidckit::{build_token_request, ClientAuth, ClientMetadata, EndpointContext, ServerMetadata};
+///
+/// let server = ServerMetadata::new("https://as.example", "https://as.example/token".parse()?);
+/// let client = ClientMetadata::new("client");
+/// let auth = ClientAuth::client_secret_post("s");
+/// let request = build_token_request(
+///     &EndpointContext::new(&server, &client, &auth),
+///     "client_credentials",
+///     &[("scope", "read")],
+/// )?;
+/// assert_eq!(request.body(), "grant_type=client_credentials&scope=read&client_id=client&client_secret=s");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_token_request<I>(
+    ctx: &EndpointContext<'_>,
     grant_type: &str,
-    grant_params: &[(&str, &str)],
     params: I,
-    dpop: Option<&DPoPHandle>,
-    options: &RequestOptions,
-) -> Result<TokenEndpointResponse>
+) -> Result<EndpointRequest>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    let span = tracing::debug_span!(
-        "oidckit.grant",
-        grant_type,
-        client_id = config.client_id().as_str(),
-        auth = config.client_auth().method_name(),
-        dpop = dpop.is_some(),
-    );
-    async {
-        let request =
-            UnauthenticatedRequest::grant(config, grant_type, grant_params, params, options)?;
-        authenticated_request(
-            config,
-            Endpoint::Token,
-            request,
-            dpop,
-            options,
-            |response| {
-                let token = process_token_response(
-                    config,
-                    response.status,
-                    &response.headers,
-                    &response.body,
-                )?;
-                check_token_type(&token, dpop.is_some())?;
-                Ok(token)
-            },
-        )
-        .await
+    token_request(ctx, grant_type, &[], params)?.authenticate(ctx)
+}
+
+/// A token endpoint request for `grant_type`, followed by the grant's own
+/// parameters (such as `refresh_token`), then the caller's.
+fn token_request<I>(
+    ctx: &EndpointContext<'_>,
+    grant_type: &str,
+    grant_params: &[(&'static str, &str)],
+    params: I,
+) -> Result<UnauthenticatedRequest>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    if grant_type.is_empty() {
+        return Err(Error::invalid_input("grant_type must not be empty"));
     }
-    .instrument(span)
+    let mut owned = Vec::with_capacity(1 + grant_params.len());
+    owned.push(("grant_type", grant_type));
+    owned.extend_from_slice(grant_params);
+    UnauthenticatedRequest::new(ctx, &TOKEN, &owned, params)
+}
+
+/// A grant as a [`Call`]: the request is built now (so the parameters need
+/// not outlive the call), sent when the call is awaited.
+fn grant<'a, I>(
+    config: &'a Configuration,
+    grant_type: &str,
+    grant_params: &[(&'static str, &str)],
+    params: I,
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    checked_grant(config, grant_type, grant_params, params, dpop, |_| Ok(()))
+}
+
+/// [`grant`] with a grant-specific check of the response (token exchange
+/// requires `issued_token_type`), whose error keeps the response's URL and
+/// status.
+pub(crate) fn checked_grant<'a, I>(
+    config: &'a Configuration,
+    grant_type: &str,
+    grant_params: &[(&'static str, &str)],
+    params: I,
+    dpop: Option<&'a DPoPHandle>,
+    check: fn(&TokenEndpointResponse) -> Result<()>,
+) -> Call<'a, TokenEndpointResponse>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let request = token_request(&config.context(), grant_type, grant_params, params);
+    let span = endpoint::span(config, &TOKEN, Some(grant_type), dpop.is_some());
+    Call::new(move |options| request_token(config, request, options, dpop, check).instrument(span))
+}
+
+/// Sends a token request and processes the response: the shared path of
+/// every grant.
+async fn request_token(
+    config: &Configuration,
+    request: Result<UnauthenticatedRequest>,
+    options: RequestOptions,
+    dpop: Option<&DPoPHandle>,
+    check: fn(&TokenEndpointResponse) -> Result<()>,
+) -> Result<TokenEndpointResponse> {
+    let request = request?;
+    let dpop = dpop.or(options.dpop.as_ref());
+    endpoint::send(config, &TOKEN, request, &options, dpop, |ctx, response| {
+        let token = process_token_response(ctx, response)?;
+        check_token_type(&token, dpop.is_some())?;
+        check(&token)?;
+        Ok(token)
+    })
     .await
-}
-
-/// The one request path of every authenticated form request (grants,
-/// introspection, revocation): client authentication, the DPoP proof, the
-/// transport rules, nonce bookkeeping, `process`; and once more with a fresh
-/// proof and a fresh client assertion if the server asks for a DPoP nonce
-/// (RFC 9449 §8), never more.
-pub(crate) async fn authenticated_request<T>(
-    config: &Configuration,
-    endpoint: Endpoint,
-    request: UnauthenticatedRequest,
-    dpop: Option<&DPoPHandle>,
-    options: &RequestOptions,
-    process: impl Fn(&HttpResponse) -> Result<T>,
-) -> Result<T> {
-    let attempt = |request| async {
-        let response = send_once(config, endpoint, request, dpop, options).await?;
-        process(&response).map_err(|e| {
-            client_auth_hint(
-                config,
-                e.with_response_context(&response.url, response.status),
-            )
-        })
-    };
-    let Some(_) = dpop else {
-        return attempt(request).await;
-    };
-    match attempt(request.clone()).await {
-        Err(e) if e.is_dpop_nonce_error() => {
-            tracing::debug!("retrying once with the server's DPoP nonce");
-            attempt(request).await
-        }
-        result => result,
-    }
-}
-
-async fn send_once(
-    config: &Configuration,
-    endpoint: Endpoint,
-    request: UnauthenticatedRequest,
-    dpop: Option<&DPoPHandle>,
-    options: &RequestOptions,
-) -> Result<HttpResponse> {
-    let mut request = request.authenticate(config)?;
-    if let Some(dpop) = dpop {
-        request.add_dpop_proof(dpop)?;
-    }
-    let response = transport::execute(
-        &config.transport(),
-        request.into_reqwest(config.http_client())?,
-        endpoint.span_name(),
-        options.timeout,
-    )
-    .await?;
-    if let Some(dpop) = dpop {
-        dpop.record_nonce(&response.url, &response.headers);
-    }
-    Ok(response)
-}
-
-/// A 401 or 403 without an OAuth error body usually means the server did not
-/// accept the client authentication, and says nothing more: name the method
-/// used, and for the JWT methods the usual culprit, the assertion's audience.
-fn client_auth_hint(config: &Configuration, error: Error) -> Error {
-    let unauthorized = error.kind() == crate::ErrorKind::UnexpectedStatus
-        && error
-            .status()
-            .is_some_and(|s| s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN);
-    if !unauthorized {
-        return error;
-    }
-    let auth = config.client_auth();
-    let mut hint = format!("client authentication was {}", auth.method_name());
-    if auth.signing_algorithm().is_some() {
-        hint.push_str(
-            "; some servers want the token endpoint as the assertion audience: \
-             ClientAuth::assertion_audience(AssertionAudience::TokenEndpoint)",
-        );
-    }
-    error.with_hint(hint)
 }
 
 /// RFC 9449 §5: a request with a proof gets a `DPoP` token; a `DPoP` token
@@ -300,5 +243,151 @@ fn check_token_type(token: &TokenEndpointResponse, dpop_used: bool) -> Result<()
             "the token_type is DPoP but no DPoP proof was sent",
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::{ClientAuth, ClientMetadata, ServerMetadata};
+    use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+    fn server(endpoint: &str) -> ServerMetadata {
+        ServerMetadata::new("https://as.example", endpoint.parse().unwrap())
+    }
+
+    fn build<I>(auth: &ClientAuth, grant_type: &str, params: I) -> Result<EndpointRequest>
+    where
+        I: IntoIterator,
+        I::Item: FormParam,
+    {
+        let server = server("https://as.example/token");
+        let client = ClientMetadata::new("client");
+        build_token_request(
+            &EndpointContext::new(&server, &client, auth),
+            grant_type,
+            params,
+        )
+    }
+
+    /// The request the high-level path sends, options applied.
+    fn with_options(auth: &ClientAuth, options: &RequestOptions) -> Result<EndpointRequest> {
+        let server = server("https://as.example/token");
+        let client = ClientMetadata::new("client");
+        let ctx = EndpointContext::new(&server, &client, auth);
+        token_request(&ctx, "client_credentials", &[], [("a", "b")])?
+            .with_options(options)?
+            .authenticate(&ctx)
+    }
+
+    #[test]
+    fn repeated_parameters_and_encoding() {
+        let req = build(
+            &ClientAuth::none(),
+            "client_credentials",
+            vec![
+                ("resource".to_string(), "urn:a".to_string()),
+                (
+                    "resource".to_string(),
+                    "https://b.example/?x=1&y".to_string(),
+                ),
+                ("scope".to_string(), "read write".to_string()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            req.body(),
+            "grant_type=client_credentials&resource=urn%3Aa&resource=https%3A%2F%2Fb.example%2F%3Fx%3D1%26y&scope=read+write&client_id=client"
+        );
+        assert_eq!(
+            req.headers()[CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(req.headers()[ACCEPT], "application/json");
+    }
+
+    #[test]
+    fn library_parameters_and_headers_cannot_be_overridden() {
+        let auth = ClientAuth::client_secret_basic("s");
+        for name in ["grant_type", "client_id", "client_assertion"] {
+            let e = build(&auth, "client_credentials", [(name, "x")]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{name}: {e}");
+        }
+        let opts = RequestOptions::new().param("grant_type", "password");
+        assert!(with_options(&auth, &opts).is_err());
+        let opts =
+            RequestOptions::new().header(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(with_options(&auth, &opts).is_err());
+        let opts = RequestOptions::new()
+            .header(
+                HeaderName::from_static("x-trace"),
+                HeaderValue::from_static("1"),
+            )
+            .param("audience", "api");
+        let req = with_options(&auth, &opts).unwrap();
+        assert_eq!(req.headers()["x-trace"], "1");
+        assert_eq!(req.body(), "grant_type=client_credentials&a=b&audience=api");
+    }
+
+    #[test]
+    fn a_grants_own_parameters_are_refused_from_options_too() {
+        let server = server("https://as.example/token");
+        let client = ClientMetadata::new("client");
+        let auth = ClientAuth::none();
+        let ctx = EndpointContext::new(&server, &client, &auth);
+        let request = token_request(
+            &ctx,
+            "refresh_token",
+            &[("refresh_token", "rt")],
+            [("a", "b")],
+        )
+        .unwrap();
+        let Err(e) = request.with_options(&RequestOptions::new().param("refresh_token", "other"))
+        else {
+            panic!("a grant's own parameter was accepted from the options");
+        };
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let req = build(
+            &ClientAuth::client_secret_post("hunter2"),
+            "client_credentials",
+            [("scope", "x")],
+        )
+        .unwrap();
+        let d = format!("{req:?}");
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains("client_secret"), "{d}");
+    }
+
+    #[test]
+    fn insecure_token_endpoint_is_refused_and_empty_client_id_too() {
+        let server = server("http://as.example/token");
+        let client = ClientMetadata::new("client");
+        let auth = ClientAuth::none();
+        let ctx = EndpointContext::new(&server, &client, &auth);
+        let e = build_token_request(&ctx, "client_credentials", [("a", "b")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InsecureUrl);
+        let ok = build_token_request(
+            &ctx.clone().allow_insecure_requests(true),
+            "client_credentials",
+            [("a", "b")],
+        );
+        assert!(ok.is_ok());
+        let no_id = ClientMetadata::default();
+        let https = ServerMetadata::new(
+            "https://as.example",
+            "https://as.example/t".parse().unwrap(),
+        );
+        let e = build_token_request(
+            &EndpointContext::new(&https, &no_id, &auth),
+            "x",
+            [("a", "b")],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
     }
 }

@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth2::{AccessToken, RefreshToken, Scope};
-use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
-use crate::config::Configuration;
-use crate::endpoint::www_authenticate::challenges_from_headers;
-use crate::error::{server_text, Error, OAuthError, Result, DESCRIPTION_LEN};
-use crate::transport::json_object;
+use crate::endpoint::response::{expect_status, oauth_error_from_json};
+use crate::endpoint::EndpointContext;
+use crate::error::{Error, Result};
+use crate::transport::{json_object, EndpointResponse};
 
 /// The `token_type` of an access token
 /// ([RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)),
@@ -313,90 +312,44 @@ fn parse_expires_in(v: &Value) -> Result<Duration> {
 ///
 /// A 200 response must be a JSON object satisfying RFC 6749 §5.1; anything
 /// else becomes the matching [`Error`]: an OAuth error body (§5.2) or a
-/// `WWW-Authenticate` challenge with an `error` becomes [`ErrorKind::OAuth`](crate::ErrorKind::OAuth),
-/// other statuses [`ErrorKind::UnexpectedStatus`](crate::ErrorKind::UnexpectedStatus), malformed bodies
-/// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
+/// `WWW-Authenticate` challenge with an `error` is
+/// [`ErrorKind::OAuth`](crate::ErrorKind::OAuth), other statuses
+/// [`ErrorKind::UnexpectedStatus`](crate::ErrorKind::UnexpectedStatus),
+/// malformed bodies [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
+/// The expiry counts from now on the context's clock.
 ///
 /// ```
-/// use oidckit::{process_token_response, ClientAuth, Configuration, ServerMetadata};
-/// use reqwest::{header::HeaderMap, StatusCode};
+/// use oidckit::{process_token_response, ClientAuth, ClientMetadata, EndpointContext, EndpointResponse, ServerMetadata};
+/// use oidckit::reqwest::{header::HeaderMap, StatusCode};
 ///
-/// let config = Configuration::new(
-///     ServerMetadata::new("https://as.example", "https://as.example/token".parse()?),
-///     "client",
-///     ClientAuth::none(),
-/// )?;
-/// let ok = process_token_response(&config, StatusCode::OK, &HeaderMap::new(),
-///     br#"{"access_token":"t","token_type":"Bearer"}"#)?;
+/// let server = ServerMetadata::new("https://as.example", "https://as.example/token".parse()?);
+/// let (client, auth) = (ClientMetadata::new("client"), ClientAuth::none());
+/// let ctx = EndpointContext::new(&server, &client, &auth);
+/// let answer = |status, body: &'static str| {
+///     EndpointResponse::new("https://as.example/token".parse().unwrap(), status, HeaderMap::new(), body)
+/// };
+///
+/// let ok = process_token_response(&ctx, &answer(StatusCode::OK, r#"{"access_token":"t","token_type":"Bearer"}"#))?;
 /// assert_eq!(ok.access_token().secret(), "t");
 ///
-/// let err = process_token_response(&config, StatusCode::BAD_REQUEST, &HeaderMap::new(),
-///     br#"{"error":"invalid_scope"}"#).unwrap_err();
+/// let err = process_token_response(&ctx, &answer(StatusCode::BAD_REQUEST, r#"{"error":"invalid_scope"}"#)).unwrap_err();
 /// assert_eq!(err.oauth_error().unwrap().error, "invalid_scope");
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 pub fn process_token_response(
-    config: &Configuration,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
+    ctx: &EndpointContext<'_>,
+    response: &EndpointResponse,
 ) -> Result<TokenEndpointResponse> {
-    if status != StatusCode::OK {
-        return Err(error_from_response(status, headers, body));
-    }
-    let map = json_object(headers, body)?;
+    expect_status(response, StatusCode::OK)?;
+    let map = json_object(response.headers(), response.body())?;
     // A 200 carrying an error object and no token is an error response sent
     // with the wrong status: report the server's error, not a missing token.
     if !map.contains_key("access_token") {
-        if let Some(e) = oauth_error_from_json(&map, status, headers) {
+        if let Some(e) = oauth_error_from_json(&map, response.status(), response.headers()) {
             return Err(e);
         }
     }
-    TokenEndpointResponse::from_json(map, config.clock().now(), config.clock().clone())
-}
-
-/// Turns a non-success response into an error: the OAuth error from the JSON
-/// body or from a `WWW-Authenticate` challenge, else the unexpected status.
-pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-        if let Some(e) = oauth_error_from_json(&map, status, headers) {
-            return e;
-        }
-    }
-    let challenges = challenges_from_headers(headers);
-    if let Some(c) = challenges.iter().find(|c| c.error().is_some()) {
-        let text = |t: &str| server_text(t, DESCRIPTION_LEN);
-        return Error::oauth(OAuthError {
-            error: text(c.error().unwrap_or_default()),
-            error_description: c.error_description().map(text),
-            error_uri: c.error_uri().map(text),
-            status,
-            url: None,
-            challenges,
-        });
-    }
-    Error::unexpected_status(status, body, challenges)
-}
-
-fn oauth_error_from_json(
-    map: &Map<String, Value>,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Option<Error> {
-    let error = map.get("error")?.as_str().filter(|e| !e.is_empty())?;
-    let text = |k: &str| {
-        map.get(k)
-            .and_then(Value::as_str)
-            .map(|t| server_text(t, DESCRIPTION_LEN))
-    };
-    Some(Error::oauth(OAuthError {
-        error: server_text(error, DESCRIPTION_LEN),
-        error_description: text("error_description"),
-        error_uri: text("error_uri"),
-        status,
-        url: None,
-        challenges: challenges_from_headers(headers),
-    }))
+    TokenEndpointResponse::from_json(map, ctx.clock.now(), ctx.clock.clone())
 }
 
 impl Serialize for TokenEndpointResponse {
@@ -547,33 +500,6 @@ mod tests {
             let e = parse(bad.clone(), &c).unwrap_err();
             assert!(e.kind() == ErrorKind::InvalidResponse, "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn errors_from_bodies_and_challenges() {
-        let mut h = HeaderMap::new();
-        let e = error_from_response(
-            StatusCode::BAD_REQUEST,
-            &h,
-            br#"{"error":"invalid_scope","error_description":"nope","error_uri":"https://x"}"#,
-        );
-        let o = e.oauth_error().unwrap();
-        assert_eq!(
-            (o.error.as_str(), o.error_description.as_deref()),
-            ("invalid_scope", Some("nope"))
-        );
-        h.insert(
-            reqwest::header::WWW_AUTHENTICATE,
-            r#"Bearer error="invalid_token", error_description="expired""#
-                .parse()
-                .unwrap(),
-        );
-        let e = error_from_response(StatusCode::UNAUTHORIZED, &h, b"");
-        assert_eq!(e.oauth_error().unwrap().error, "invalid_token");
-        assert_eq!(e.challenges().len(), 1);
-        let e = error_from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>");
-        assert!(e.kind() == ErrorKind::UnexpectedStatus);
-        assert!(e.is_retryable());
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use std::fmt;
 
+use super::checked_grant;
+use super::response::TokenEndpointResponse;
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
-use crate::endpoint::request::RequestOptions;
 use crate::error::{Error, Result};
-use crate::grants::response::TokenEndpointResponse;
-use crate::grants::token_endpoint_request;
+use crate::options::Call;
 
 /// The `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -124,24 +124,24 @@ impl TokenExchange {
 /// of another party. The response's `issued_token_type` is
 /// [`TokenEndpointResponse::issued_token_type`]; its `token_type` may be
 /// `N_A` when the issued token is not an access token.
-pub async fn token_exchange(
-    config: &Configuration,
-    exchange: TokenExchange,
-    dpop: Option<&DPoPHandle>,
-) -> Result<TokenEndpointResponse> {
+pub fn token_exchange<'a>(
+    config: &'a Configuration,
+    exchange: &TokenExchange,
+    dpop: Option<&'a DPoPHandle>,
+) -> Call<'a, TokenEndpointResponse> {
     // RFC 8693 §2.1: a subject token and its type are required; an actor
     // token's type is required with it and forbidden without it.
     if exchange.subject_token.is_empty() || exchange.subject_token_type.is_empty() {
-        return Err(Error::invalid_input(
+        return Call::fail(Error::invalid_input(
             "subject_token and subject_token_type must not be empty",
         ));
     }
     if exchange.actor_token.is_some() != exchange.actor_token_type.is_some() {
-        return Err(Error::invalid_input(
+        return Call::fail(Error::invalid_input(
             "actor_token and actor_token_type go together",
         ));
     }
-    let mut owned: Vec<(&str, &str)> = vec![
+    let mut owned: Vec<(&'static str, &str)> = vec![
         ("subject_token", &exchange.subject_token),
         ("subject_token_type", &exchange.subject_token_type),
     ];
@@ -158,20 +158,22 @@ pub async fn token_exchange(
     );
     owned.extend(exchange.audience.iter().map(|a| ("audience", a.as_str())));
     owned.extend(exchange.resource.iter().map(|r| ("resource", r.as_str())));
-    let token = token_endpoint_request(
+    checked_grant(
         config,
         TOKEN_EXCHANGE_GRANT_TYPE,
         &owned,
         std::iter::empty::<(&str, &str)>(),
         dpop,
-        &RequestOptions::default(),
+        issued_token_type_required,
     )
-    .await?;
-    // RFC 8693 §2.2.1: issued_token_type is required in the response.
+}
+
+/// RFC 8693 §2.2.1: `issued_token_type` is required in the response.
+fn issued_token_type_required(token: &TokenEndpointResponse) -> Result<()> {
     if token.issued_token_type().is_none_or(str::is_empty) {
         return Err(Error::invalid_response(
             "the token exchange response has no issued_token_type",
         ));
     }
-    Ok(token)
+    Ok(())
 }

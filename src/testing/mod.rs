@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use oidckit::testing::{MockAuthorizationServer, MockClient};
-//! use oidckit::{client_credentials_grant, discovery_with, ClientAuth, DiscoveryOptions};
+//! use oidckit::{client_credentials_grant, discovery, ClientAuth};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,13 +20,9 @@
 //!     .client(MockClient::client_secret_basic("my-service", "s3cr3t"))
 //!     .start()
 //!     .await?;
-//! let config = discovery_with(
-//!     server.issuer(),
-//!     "my-service",
-//!     ClientAuth::client_secret_basic("s3cr3t"),
-//!     DiscoveryOptions::new().allow_insecure_requests(true),
-//! )
-//! .await?;
+//! let config = discovery(server.issuer(), "my-service", ClientAuth::client_secret_basic("s3cr3t"))
+//!     .allow_insecure_requests(true)
+//!     .await?;
 //! let token = client_credentials_grant(&config, &[("scope", "read")], None).await?;
 //! assert_eq!(token.scope(), Some("read"));
 //! assert_eq!(server.token_request_count(), 1);

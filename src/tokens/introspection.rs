@@ -1,16 +1,17 @@
-//! Token introspection ([RFC 7662](https://www.rfc-editor.org/rfc/rfc7662))
-//! and revocation ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)).
+//! Token introspection ([RFC 7662](https://www.rfc-editor.org/rfc/rfc7662)).
 
 use reqwest::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{Configuration, Endpoint};
-use crate::endpoint::request::{FormParam, RequestOptions, UnauthenticatedRequest};
+use super::{token_call, token_request};
+use crate::config::Configuration;
+use crate::endpoint::request::{EndpointRequest, FormParam};
+use crate::endpoint::response::expect_status;
+use crate::endpoint::{EndpointContext, INTROSPECTION};
 use crate::error::{Error, Result};
-use crate::grants::authenticated_request;
-use crate::grants::response::error_from_response;
-use crate::transport::json_object;
+use crate::options::Call;
+use crate::transport::{json_object, EndpointResponse};
 
 /// An introspection response (RFC 7662 §2.2). `active` is the one required
 /// member; every other registered member is typed; the rest are in
@@ -83,107 +84,63 @@ fn one_or_many<'de, D: Deserializer<'de>>(
 }
 
 /// Asks the server whether `token` is active (RFC 7662 §2.1), with an
-/// optional `token_type_hint` (`access_token`, `refresh_token`).
+/// optional `token_type_hint` (`access_token`, `refresh_token`). More
+/// parameters go in the call's options ([`RequestOptions::param`](crate::RequestOptions::param)).
 ///
 /// `active` must be a boolean; a response without it is an
 /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
-pub async fn token_introspection<I>(
-    config: &Configuration,
+///
+/// ```no_run
+/// # async fn run(config: oidckit::Configuration) -> Result<(), oidckit::Error> {
+/// let answer = oidckit::token_introspection(&config, "an-access-token", Some("access_token")).await?;
+/// if answer.active {
+///     println!("scope: {:?}", answer.scope);
+/// }
+/// # Ok(()) }
+/// ```
+pub fn token_introspection<'a>(
+    config: &'a Configuration,
     token: &str,
     token_type_hint: Option<&str>,
-    params: I,
-) -> Result<IntrospectionResponse>
-where
-    I: IntoIterator,
-    I::Item: FormParam,
-{
-    let request = token_request(
+) -> Call<'a, IntrospectionResponse> {
+    token_call(
         config,
-        Endpoint::Introspection,
+        &INTROSPECTION,
         token,
         token_type_hint,
-        params,
-    )?;
-    authenticated_request(
-        config,
-        Endpoint::Introspection,
-        request,
-        None,
-        &RequestOptions::default(),
-        |response| {
-            if response.status != StatusCode::OK {
-                return Err(error_from_response(
-                    response.status,
-                    &response.headers,
-                    &response.body,
-                ));
-            }
-            let map = json_object(&response.headers, &response.body)?;
-            if !matches!(map.get("active"), Some(Value::Bool(_))) {
-                return Err(Error::invalid_response(
-                    "`active` is missing or not a boolean",
-                ));
-            }
-            serde_json::from_value(Value::Object(map)).map_err(|e| {
-                Error::invalid_response(format!("invalid introspection response: {e}"))
-            })
-        },
+        process_introspection_response,
     )
-    .await
 }
 
-/// Revokes `token` (RFC 7009 §2.1), with an optional `token_type_hint`.
-/// A 200 is success whatever the body (§2.2: an unknown token is not an
-/// error); anything else is the server's error.
-pub async fn token_revocation<I>(
-    config: &Configuration,
+/// Builds an introspection request (the low-level half of
+/// [`token_introspection`]): `token`, the hint, `params`, client
+/// authentication.
+pub fn build_introspection_request<I>(
+    ctx: &EndpointContext<'_>,
     token: &str,
     token_type_hint: Option<&str>,
     params: I,
-) -> Result<()>
+) -> Result<EndpointRequest>
 where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    let request = token_request(config, Endpoint::Revocation, token, token_type_hint, params)?;
-    authenticated_request(
-        config,
-        Endpoint::Revocation,
-        request,
-        None,
-        &RequestOptions::default(),
-        |response| {
-            if response.status == StatusCode::OK {
-                Ok(())
-            } else {
-                Err(error_from_response(
-                    response.status,
-                    &response.headers,
-                    &response.body,
-                ))
-            }
-        },
-    )
-    .await
+    token_request(ctx, &INTROSPECTION, token, token_type_hint, params)?.authenticate(ctx)
 }
 
-fn token_request<I>(
-    config: &Configuration,
-    endpoint: Endpoint,
-    token: &str,
-    token_type_hint: Option<&str>,
-    params: I,
-) -> Result<UnauthenticatedRequest>
-where
-    I: IntoIterator,
-    I::Item: FormParam,
-{
-    if token.is_empty() {
-        return Err(Error::invalid_input("the token must not be empty"));
+/// Processes an introspection response (RFC 7662 §2.2): a 200 with a JSON
+/// object whose `active` is a boolean; anything else is the server's error.
+pub fn process_introspection_response(
+    _ctx: &EndpointContext<'_>,
+    response: &EndpointResponse,
+) -> Result<IntrospectionResponse> {
+    expect_status(response, StatusCode::OK)?;
+    let map = json_object(response.headers(), response.body())?;
+    if !matches!(map.get("active"), Some(Value::Bool(_))) {
+        return Err(Error::invalid_response(
+            "`active` is missing or not a boolean",
+        ));
     }
-    let mut owned = vec![("token", token)];
-    if let Some(hint) = token_type_hint {
-        owned.push(("token_type_hint", hint));
-    }
-    UnauthenticatedRequest::new(config, endpoint, &owned, params, &RequestOptions::default())
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| Error::invalid_response(format!("invalid introspection response: {e}")))
 }

@@ -1,4 +1,5 @@
-//! The one place requests are sent.
+//! The transport: the one place requests are sent, bodies are read, and
+//! JSON is parsed (`json`).
 //!
 //! Every request to an authorization server goes through [`execute`], which
 //! enforces the transport rules in one place: `https:` only (unless insecure
@@ -7,10 +8,15 @@
 //! secret is recorded: the span holds the endpoint name, method, URL, status
 //! and elapsed time, never headers or bodies.
 
+mod json;
+
+pub(crate) use json::json_object;
+
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
+use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::StatusCode;
 use tracing::Instrument as _;
 use url::Url;
@@ -25,13 +31,61 @@ pub(crate) struct Transport<'a> {
     pub max_response_size: usize,
 }
 
-/// A response whose body has been read in full (within the size cap). No
-/// `Debug`: the body may hold tokens.
-pub(crate) struct HttpResponse {
-    pub url: Url,
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+/// A response whose body has been read in full (within the size cap): what
+/// the `process_*_response` functions take. Callers with their own HTTP
+/// stack make one with [`EndpointResponse::new`].
+///
+/// `Debug` shows the URL, status, header names and body length, never the
+/// body: it may hold tokens.
+#[derive(Clone)]
+pub struct EndpointResponse {
+    url: Url,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl fmt::Debug for EndpointResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointResponse")
+            .field("url", &self.url.as_str())
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl EndpointResponse {
+    /// A response to a request for `url`, as received.
+    pub fn new(url: Url, status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>) -> Self {
+        EndpointResponse {
+            url,
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// The URL that was requested.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
 }
 
 /// Refuses anything but `https:`, and `http:` unless allowed.
@@ -52,15 +106,15 @@ pub(crate) async fn execute(
     request: reqwest::Request,
     endpoint: &'static str,
     timeout: Option<Duration>,
-) -> Result<HttpResponse> {
+) -> Result<EndpointResponse> {
     let (request, url) = prepare(transport, request, timeout)?;
     let span = request_span(endpoint, &request);
-    traced(span, |r: &HttpResponse| r.status, async {
+    traced(span, |r: &EndpointResponse| r.status, async {
         let mut response = send_checked(transport, request, &url).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let body = read_body(response, &url, transport.max_response_size).await?;
-        Ok(HttpResponse {
+        Ok(EndpointResponse {
             url,
             status,
             headers,
@@ -191,85 +245,6 @@ async fn read_body(mut response: reqwest::Response, url: &Url, limit: usize) -> 
     Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
-/// True for `application/json` and `application/<something>+json`
-/// (parameters such as `charset` ignored).
-pub(crate) fn is_json_content_type(value: &str) -> bool {
-    // Compared as bytes: a hostile header may hold non-ASCII characters, and
-    // slicing a `str` there could split one.
-    let essence = value.split(';').next().unwrap_or("").trim().as_bytes();
-    let prefix = b"application/";
-    let suffix = b"+json";
-    essence.eq_ignore_ascii_case(b"application/json")
-        || (essence.len() > prefix.len() + suffix.len()
-            && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
-            && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
-}
-
-/// Parses a body that must be a JSON object. A `Content-Type` other than
-/// JSON is refused (RFC 6749 §5.1 requires `application/json`); a missing
-/// one is tolerated.
-pub(crate) fn json_object(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<serde_json::Map<String, serde_json::Value>> {
-    if let Some(ct) = headers.get(CONTENT_TYPE) {
-        let ct = String::from_utf8_lossy(ct.as_bytes());
-        if !is_json_content_type(&ct) {
-            return Err(Error::invalid_response(format!(
-                "expected a JSON body, got content-type {ct:?}"
-            )));
-        }
-    }
-    match serde_json::from_slice::<UniqueKeys>(body) {
-        Ok(UniqueKeys(map)) => Ok(map),
-        Err(e) if e.is_data() => Err(Error::invalid_response(format!(
-            "the body is not a usable JSON object: {e}"
-        ))),
-        Err(e) => Err(Error::invalid_response(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
-}
-
-/// A JSON object whose members are unique. JSON parsers disagree on which of
-/// two `access_token` members wins (RFC 8259 §4 leaves it open), and a
-/// response that means different things to different parsers is refused.
-struct UniqueKeys(serde_json::Map<String, serde_json::Value>);
-
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = UniqueKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut access: A,
-            ) -> std::result::Result<UniqueKeys, A::Error> {
-                use serde_json::map::Entry;
-                let mut map = serde_json::Map::new();
-                while let Some((key, value)) = access.next_entry::<String, serde_json::Value>()? {
-                    match map.entry(key) {
-                        Entry::Vacant(member) => {
-                            member.insert(value);
-                        }
-                        Entry::Occupied(member) => {
-                            return Err(serde::de::Error::custom(format!(
-                                "duplicate member {:?}",
-                                crate::error::server_text(member.key(), 64)
-                            )));
-                        }
-                    }
-                }
-                Ok(UniqueKeys(map))
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,40 +261,5 @@ mod tests {
         );
         assert!(check_url(&http, true).is_ok());
         assert!(check_url(&ftp, true).is_err());
-    }
-
-    #[test]
-    fn json_content_types() {
-        for ok in [
-            "application/json",
-            "Application/JSON; charset=utf-8",
-            "application/problem+json",
-        ] {
-            assert!(is_json_content_type(ok), "{ok}");
-        }
-        for bad in [
-            "text/html",
-            "application/jsonp",
-            "text/json+html",
-            "+json",
-            "",
-            "applicatioé/x+json",
-        ] {
-            assert!(!is_json_content_type(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn json_object_rules() {
-        let mut h = HeaderMap::new();
-        assert!(json_object(&h, b"{\"a\":1}").is_ok());
-        let dup = json_object(&h, b"{\"access_token\":\"a\",\"access_token\":\"b\"}").unwrap_err();
-        assert!(dup.to_string().contains("duplicate member"), "{dup}");
-        assert!(json_object(&h, b"[1]").is_err());
-        assert!(json_object(&h, b"{").is_err());
-        assert!(json_object(&h, b"\xff\xfe").is_err());
-        h.insert(CONTENT_TYPE, "text/html".parse().unwrap());
-        let err = json_object(&h, b"{\"a\":1}").unwrap_err();
-        assert!(err.to_string().contains("text/html"), "{err}");
     }
 }
