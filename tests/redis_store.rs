@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use oidckit::testing::{MockAuthorizationServer, MockClient};
 use oidckit::{ClientAuth, Configuration, ManualClock, RedisTokenStore, TokenManager};
 
+mod support;
+
 /// A redis-server child process, killed on drop.
 struct Redis {
     child: Option<Child>,
@@ -18,6 +20,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
+        support::prerequisites::require_redis_server();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -37,7 +40,7 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("redis-server is not installed: run `bash scripts/test.sh`");
+            .expect("start redis-server");
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

@@ -1,5 +1,6 @@
 //! Starts panva's `oidc-provider` (tests/interop/provider.mjs) on 127.0.0.1.
-//! `bash scripts/test.sh` installs it with `npm ci`. The process exits when
+//! `bash scripts/test.sh` installs it with `npm ci`; without it (or without
+//! `node`) a test fails with one line saying so. The process exits when
 //! the test process ends: its stdin, held here, closes.
 
 use std::io::{BufRead, BufReader};
@@ -29,11 +30,8 @@ impl OidcProvider {
     /// Starts a provider with these clients and extra environment variables
     /// (see tests/interop/README.md).
     pub fn start_with_env(clients: Vec<Value>, env: &[(&str, String)]) -> OidcProvider {
+        crate::support::prerequisites::require_oidc_provider();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-        assert!(
-            std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
-            "oidc-provider is not installed: run `bash scripts/test.sh` (it runs `npm ci` in tests/interop)"
-        );
         let mut command = Command::new("node");
         command
             .arg("provider.mjs")
