@@ -2,6 +2,7 @@
 //! ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)) and
 //! its errors ([§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,7 +17,7 @@ use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::endpoint::response::{expect_status, oauth_error_from_json};
 use crate::endpoint::EndpointContext;
 use crate::error::{Error, Result};
-use crate::transport::{json_object, EndpointResponse};
+use crate::transport::{duplicate_member, json_body, EndpointResponse};
 
 /// The `token_type` of an access token
 /// ([RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)),
@@ -221,11 +222,29 @@ impl TokenEndpointResponse {
     /// Validates a token response body per RFC 6749 §5.1, taking
     /// `received_at` as the receipt time.
     pub(crate) fn from_json(
-        mut map: Map<String, Value>,
+        map: Map<String, Value>,
         received_at: SystemTime,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let access_token = match map.remove("access_token") {
+        Self::from_members(TokenMembers::from(map), received_at, clock)
+    }
+
+    /// Validates the members of a token response (RFC 6749 §5.1).
+    fn from_members(
+        members: TokenMembers,
+        received_at: SystemTime,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let TokenMembers {
+            access_token,
+            token_type,
+            expires_in,
+            refresh_token,
+            scope,
+            id_token,
+            extra,
+        } = members;
+        let access_token = match access_token {
             Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
             _ => {
                 return Err(Error::invalid_response(
@@ -233,7 +252,7 @@ impl TokenEndpointResponse {
                 ))
             }
         };
-        let token_type = match map.remove("token_type") {
+        let token_type = match token_type {
             Some(Value::String(s)) if !s.is_empty() => TokenType::parse(&s),
             _ => {
                 return Err(Error::invalid_response(
@@ -241,7 +260,7 @@ impl TokenEndpointResponse {
                 ))
             }
         };
-        let lifetime = match map.remove("expires_in") {
+        let lifetime = match expires_in {
             None | Some(Value::Null) => None,
             Some(v) => Some(parse_expires_in(&v)?),
         };
@@ -253,7 +272,7 @@ impl TokenEndpointResponse {
                     .ok_or_else(|| Error::invalid_response("`expires_in` is out of range"))?,
             ),
         };
-        let refresh_token = match map.remove("refresh_token") {
+        let refresh_token = match refresh_token {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.is_empty() => Some(RefreshToken::new(s)),
             Some(_) => {
@@ -262,13 +281,13 @@ impl TokenEndpointResponse {
                 ))
             }
         };
-        let scope = optional_string(&mut map, "scope")?;
+        let scope = optional_string(scope, "scope")?;
         let scopes = scope.as_ref().map(|s| {
             s.split_ascii_whitespace()
                 .map(|s| Scope::new(s.to_owned()))
                 .collect()
         });
-        let id_token = optional_string(&mut map, "id_token")?;
+        let id_token = optional_string(id_token, "id_token")?;
         Ok(TokenEndpointResponse {
             access_token,
             token_type,
@@ -278,17 +297,100 @@ impl TokenEndpointResponse {
             scope,
             scopes,
             id_token,
-            extra: map,
+            extra,
             clock,
         })
     }
 }
 
-fn optional_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>> {
-    match map.remove(name) {
+fn optional_string(value: Option<Value>, name: &str) -> Result<Option<String>> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(Error::invalid_response(format!("`{name}` is not a string"))),
+    }
+}
+
+/// The members of a token response, read in one pass straight from the
+/// body: the RFC 6749 §5.1 members by name, every other member in `extra`,
+/// and any member twice refused (as [`json_object`] does). Values are
+/// checked afterwards, by [`TokenEndpointResponse::from_members`].
+#[derive(Default)]
+struct TokenMembers {
+    access_token: Option<Value>,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+    refresh_token: Option<Value>,
+    scope: Option<Value>,
+    id_token: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl TokenMembers {
+    /// The slot of a §5.1 member, `None` for any other name.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        match name {
+            "access_token" => Some(&mut self.access_token),
+            "token_type" => Some(&mut self.token_type),
+            "expires_in" => Some(&mut self.expires_in),
+            "refresh_token" => Some(&mut self.refresh_token),
+            "scope" => Some(&mut self.scope),
+            "id_token" => Some(&mut self.id_token),
+            _ => None,
+        }
+    }
+}
+
+impl From<Map<String, Value>> for TokenMembers {
+    fn from(map: Map<String, Value>) -> Self {
+        let mut members = TokenMembers::default();
+        for (name, value) in map {
+            match members.slot(&name) {
+                Some(slot) => *slot = Some(value),
+                None => {
+                    members.extra.insert(name, value);
+                }
+            }
+        }
+        members
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenMembers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TokenMembers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> std::result::Result<TokenMembers, A::Error> {
+                use serde_json::map::Entry;
+                let mut members = TokenMembers::default();
+                // Names without escapes are borrowed from the body: no
+                // allocation for the members this type knows.
+                while let Some(name) = access.next_key::<Cow<'de, str>>()? {
+                    if let Some(slot) = members.slot(&name) {
+                        if slot.is_some() {
+                            return Err(duplicate_member(&name));
+                        }
+                        *slot = Some(access.next_value()?);
+                        continue;
+                    }
+                    match members.extra.entry(name.into_owned()) {
+                        Entry::Vacant(member) => {
+                            member.insert(access.next_value()?);
+                        }
+                        Entry::Occupied(member) => return Err(duplicate_member(member.key())),
+                    }
+                }
+                Ok(members)
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }
 
@@ -341,15 +443,17 @@ pub fn process_token_response(
     response: &EndpointResponse,
 ) -> Result<TokenEndpointResponse> {
     expect_status(response, StatusCode::OK)?;
-    let map = json_object(response.headers(), response.body())?;
+    let members: TokenMembers = json_body(response.headers(), response.body())?;
     // A 200 carrying an error object and no token is an error response sent
     // with the wrong status: report the server's error, not a missing token.
-    if !map.contains_key("access_token") {
-        if let Some(e) = oauth_error_from_json(&map, response.status(), response.headers()) {
+    if members.access_token.is_none() {
+        if let Some(e) =
+            oauth_error_from_json(&members.extra, response.status(), response.headers())
+        {
             return Err(e);
         }
     }
-    TokenEndpointResponse::from_json(map, ctx.clock.now(), ctx.clock.clone())
+    TokenEndpointResponse::from_members(members, ctx.clock.now(), ctx.clock.clone())
 }
 
 impl Serialize for TokenEndpointResponse {
@@ -529,5 +633,52 @@ mod tests {
         .unwrap();
         let d = format!("{t:?}");
         assert!(!d.contains("SECRET"), "{d}");
+    }
+
+    /// A token response body as the token endpoint would send it.
+    fn process(body: &str) -> Result<TokenEndpointResponse> {
+        let server = crate::ServerMetadata::new(
+            "https://as.example",
+            "https://as.example/t".parse().unwrap(),
+        );
+        let client = crate::ClientMetadata::new("c");
+        let auth = crate::ClientAuth::none();
+        let ctx = EndpointContext::new(&server, &client, &auth);
+        let response = EndpointResponse::new(
+            "https://as.example/t".parse().unwrap(),
+            StatusCode::OK,
+            reqwest::header::HeaderMap::new(),
+            body.to_owned(),
+        );
+        process_token_response(&ctx, &response)
+    }
+
+    #[test]
+    fn one_pass_parse_keeps_every_member_and_refuses_duplicates() {
+        let t = process(
+            r#"{"access_token":"a","token_type":"DPoP","expires_in":"60","scope":"x y","issued_token_type":"urn:t","nested":{"access_token":1}}"#,
+        )
+        .unwrap();
+        assert!(t.token_type().is_dpop());
+        assert_eq!(t.lifetime(), Some(Duration::from_secs(60)));
+        assert_eq!(t.issued_token_type(), Some("urn:t"));
+        assert_eq!(t.get("nested").unwrap()["access_token"], 1);
+        // An escaped name is the same member.
+        let t = process(r#"{"access_\u0074oken":"a","token_type":"Bearer"}"#).unwrap();
+        assert_eq!(t.access_token().secret(), "a");
+        for body in [
+            r#"{"access_token":"a","token_type":"Bearer","access_token":"b"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","access_\u0074oken":"b"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","x":1,"x":2}"#,
+            r#"{"access_token":"a","token_type":"Bearer","scope":null,"scope":"s"}"#,
+        ] {
+            let e = process(body).unwrap_err();
+            assert!(e.to_string().contains("duplicate member"), "{body}: {e}");
+        }
+        // No token but an error: the server's error, though sent with 200.
+        let e = process(r#"{"error":"invalid_grant","error_description":"d"}"#).unwrap_err();
+        assert_eq!(e.oauth_error().unwrap().error, "invalid_grant");
+        let e = process(r#"{"token_type":"Bearer"}"#).unwrap_err();
+        assert!(e.to_string().contains("`access_token` is missing"), "{e}");
     }
 }

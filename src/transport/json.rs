@@ -25,6 +25,16 @@ pub(crate) fn json_object(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>> {
+    json_body::<UniqueKeys>(headers, body).map(|UniqueKeys(map)| map)
+}
+
+/// Parses a JSON body straight into `T` (whose `Deserialize` must refuse
+/// duplicate members, see [`duplicate_member`]), under the same rules as
+/// [`json_object`].
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T> {
     if let Some(ct) = headers.get(CONTENT_TYPE) {
         let ct = String::from_utf8_lossy(ct.as_bytes());
         if !is_json_content_type(&ct) {
@@ -33,8 +43,8 @@ pub(crate) fn json_object(
             )));
         }
     }
-    match serde_json::from_slice::<UniqueKeys>(body) {
-        Ok(UniqueKeys(map)) => Ok(map),
+    match serde_json::from_slice::<T>(body) {
+        Ok(value) => Ok(value),
         Err(e) if e.is_data() => Err(Error::invalid_response(format!(
             "the body is not a usable JSON object: {e}"
         ))),
@@ -44,9 +54,18 @@ pub(crate) fn json_object(
     }
 }
 
-/// A JSON object whose members are unique. JSON parsers disagree on which of
-/// two `access_token` members wins (RFC 8259 §4 leaves it open), and a
-/// response that means different things to different parsers is refused.
+/// The error for a member that appears twice in an object. JSON parsers
+/// disagree on which of two `access_token` members wins (RFC 8259 §4 leaves
+/// it open), and a response that means different things to different
+/// parsers is refused.
+pub(crate) fn duplicate_member<E: serde::de::Error>(name: &str) -> E {
+    E::custom(format!(
+        "duplicate member {:?}",
+        crate::error::server_text(name, 64)
+    ))
+}
+
+/// A JSON object whose members are unique (see [`duplicate_member`]).
 struct UniqueKeys(serde_json::Map<String, serde_json::Value>);
 
 impl<'de> serde::Deserialize<'de> for UniqueKeys {
@@ -68,12 +87,7 @@ impl<'de> serde::Deserialize<'de> for UniqueKeys {
                         Entry::Vacant(member) => {
                             member.insert(value);
                         }
-                        Entry::Occupied(member) => {
-                            return Err(serde::de::Error::custom(format!(
-                                "duplicate member {:?}",
-                                crate::error::server_text(member.key(), 64)
-                            )));
-                        }
+                        Entry::Occupied(member) => return Err(duplicate_member(member.key())),
                     }
                 }
                 Ok(UniqueKeys(map))
