@@ -39,6 +39,57 @@ async fn client_secret_basic_form_encodes_special_characters() {
 }
 
 #[tokio::test]
+async fn basic_without_form_encoding_for_servers_that_do_not_decode() {
+    // The secret has characters form-encoding changes: a server that does
+    // not decode refuses the RFC form and takes the opt-out's...
+    let secret = "a+b/c=d e";
+    let raw = MockClient::client_secret_basic_without_form_decoding("svc", secret);
+    let server = support::server_with(raw).await;
+    let encoded = support::config(&server, "svc", ClientAuth::client_secret_basic(secret));
+    let err = client_credentials_grant(&encoded, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.oauth_error().unwrap().error, "invalid_client");
+    let unencoded = support::config(
+        &server,
+        "svc",
+        ClientAuth::client_secret_basic_without_form_encoding(secret),
+    );
+    client_credentials_grant(&unencoded, &[("scope", "read")], None)
+        .await
+        .unwrap();
+    let auth = server.last_token_request().unwrap().headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let decoded = STANDARD
+        .decode(auth.strip_prefix("Basic ").unwrap())
+        .unwrap();
+    assert_eq!(decoded, b"svc:a+b/c=d e");
+    // ... and an RFC 6749 server refuses the opt-out (it decodes `+` as a space).
+    let rfc = support::server_with(MockClient::client_secret_basic("svc", secret)).await;
+    let unencoded = support::config(
+        &rfc,
+        "svc",
+        ClientAuth::client_secret_basic_without_form_encoding(secret),
+    );
+    assert!(
+        client_credentials_grant(&unencoded, &[("scope", "read")], None)
+            .await
+            .is_err()
+    );
+    // A client id with `:` cannot be sent unencoded.
+    let metadata = rfc.server_metadata();
+    let err = oidckit::Configuration::new(
+        metadata,
+        "id:colon",
+        ClientAuth::client_secret_basic_without_form_encoding(secret),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), oidckit::ErrorKind::InvalidConfiguration);
+}
+
+#[tokio::test]
 async fn client_secret_post_sends_id_and_secret_in_the_body() {
     let server = support::server_with(MockClient::client_secret_post("c", SPECIAL)).await;
     let config = support::config(&server, "c", ClientAuth::client_secret_post(SPECIAL));

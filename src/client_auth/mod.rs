@@ -100,6 +100,9 @@ pub struct ClientAuth {
     /// The `Authorization` value of `client_secret_basic`, computed once per
     /// configuration (it depends on the client id) rather than per request.
     basic_header: Option<(String, HeaderValue)>,
+    /// `client_secret_basic` without the RFC 6749 §2.3.1 form-encoding, for
+    /// servers that do not decode it.
+    basic_unencoded: bool,
 }
 
 /// Where client authentication writes its form parameters: the request body
@@ -147,6 +150,9 @@ impl fmt::Debug for ClientAuth {
         if self.is_jwt() {
             d.field("audience", &self.audience);
         }
+        if self.basic_unencoded {
+            d.field("form_encoding", &false);
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -158,6 +164,7 @@ impl ClientAuth {
             audience: AssertionAudience::Issuer,
             modify: None,
             basic_header: None,
+            basic_unencoded: false,
         }
     }
 
@@ -165,6 +172,26 @@ impl ClientAuth {
     /// secret (RFC 6749 §2.3.1).
     pub fn client_secret_basic(secret: impl IntoClientSecret) -> Self {
         Self::with_method(Method::ClientSecretBasic(secret.into_client_secret()))
+    }
+
+    /// `client_secret_basic` for servers that do not form-decode the Basic
+    /// credentials, though RFC 6749 §2.3.1 says they must: the client id and
+    /// secret go into `Authorization: Basic` as they are. Use it only when
+    /// such a server refuses [`client_secret_basic`](Self::client_secret_basic)
+    /// for a secret with characters that form-encoding changes (`+`, `/`,
+    /// `=`, `%`, spaces, …). A client id with a `:` cannot be sent this way
+    /// (RFC 7617 §2) and is refused when the configuration is built.
+    ///
+    /// ```
+    /// use oidckit::ClientAuth;
+    ///
+    /// let auth = ClientAuth::client_secret_basic_without_form_encoding("a+b/c=");
+    /// assert_eq!(auth.method_name(), "client_secret_basic");
+    /// ```
+    pub fn client_secret_basic_without_form_encoding(secret: impl IntoClientSecret) -> Self {
+        let mut auth = Self::client_secret_basic(secret);
+        auth.basic_unencoded = true;
+        auth
     }
 
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
@@ -283,7 +310,7 @@ impl ClientAuth {
     /// request is done here once.
     pub(crate) fn prepared(mut self, client_id: &str) -> Result<Self> {
         if let Method::ClientSecretBasic(secret) = &self.method {
-            let header = basic_authorization(client_id, secret)?;
+            let header = basic_authorization(client_id, secret, self.basic_unencoded)?;
             self.basic_header = Some((client_id.to_owned(), header));
         }
         Ok(self)
@@ -301,7 +328,7 @@ impl ClientAuth {
             Method::ClientSecretBasic(secret) => {
                 let header = match &self.basic_header {
                     Some((id, header)) if id == ctx.client_id => header.clone(),
-                    _ => basic_authorization(ctx.client_id, secret)?,
+                    _ => basic_authorization(ctx.client_id, secret, self.basic_unencoded)?,
                 };
                 headers.insert(AUTHORIZATION, header);
             }
@@ -365,10 +392,25 @@ pub(crate) struct AuthContext<'a> {
 
 /// `Basic base64(urlencode(client_id) ":" urlencode(secret))`: each part is
 /// `application/x-www-form-urlencoded` first (RFC 6749 §2.3.1), so a `:` in
-/// the id or secret cannot split them wrongly.
-fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue> {
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let credentials = format!("{}:{}", encode(client_id), encode(secret.secret()));
+/// the id or secret cannot split them wrongly. `unencoded`: the parts as
+/// they are, for servers that do not decode them (then a `:` in the client
+/// id is refused, RFC 7617 §2).
+fn basic_authorization(
+    client_id: &str,
+    secret: &ClientSecret,
+    unencoded: bool,
+) -> Result<HeaderValue> {
+    let credentials = if unencoded {
+        if client_id.contains(':') {
+            return Err(Error::invalid_configuration(
+                "a client_id with `:` cannot be sent in Basic credentials without form-encoding",
+            ));
+        }
+        format!("{client_id}:{}", secret.secret())
+    } else {
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!("{}:{}", encode(client_id), encode(secret.secret()))
+    };
     let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
         .map_err(|_| Error::invalid_configuration("unencodable Basic credentials"))?;
     value.set_sensitive(true);

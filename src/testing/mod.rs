@@ -73,6 +73,9 @@ pub struct MockClient {
 #[derive(Clone)]
 enum MockAuth {
     Basic(String),
+    /// Basic credentials compared as sent, not form-decoded (a server that
+    /// does not follow RFC 6749 §2.3.1).
+    BasicRaw(String),
     Post(String),
     SecretJwt(String),
     PrivateKeyJwt(Jwk),
@@ -93,6 +96,17 @@ impl MockClient {
     /// A client that must use `client_secret_basic` with `secret`.
     pub fn client_secret_basic(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
         Self::with(client_id, MockAuth::Basic(secret.into()))
+    }
+
+    /// A client that must use `client_secret_basic` with `secret`, checked
+    /// as a server that does not form-decode the credentials would (RFC 6749
+    /// §2.3.1 says servers must): to test
+    /// [`ClientAuth::client_secret_basic_without_form_encoding`](crate::ClientAuth::client_secret_basic_without_form_encoding).
+    pub fn client_secret_basic_without_form_decoding(
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        Self::with(client_id, MockAuth::BasicRaw(secret.into()))
     }
 
     /// A client that must use `client_secret_post` with `secret`.
@@ -142,7 +156,7 @@ impl MockClient {
 
     fn method_name(&self) -> &'static str {
         match self.method {
-            MockAuth::Basic(_) => "client_secret_basic",
+            MockAuth::Basic(_) | MockAuth::BasicRaw(_) => "client_secret_basic",
             MockAuth::Post(_) => "client_secret_post",
             MockAuth::SecretJwt(_) => "client_secret_jwt",
             MockAuth::PrivateKeyJwt(_) => "private_key_jwt",
@@ -1109,15 +1123,21 @@ fn authenticate<'s>(
         .map(|h| decode_basic(h.as_bytes()))
         .transpose()?;
     let client_id = match (&basic, param("client_id")) {
-        (Some((id, _)), None) => id.clone(),
+        (Some((id, _)), None) => form_decode(id),
         (None, Some(id)) => id.to_owned(),
         (Some(_), Some(_)) => return Err("client_id both in Basic and in the body".into()),
         (None, None) => return Err("no client authentication".into()),
     };
+    // Basic credentials are form-decoded (RFC 6749 §2.3.1), except for a
+    // client registered as one of a server that does not decode them.
     let client = state
         .clients
         .iter()
-        .find(|c| c.client_id == client_id)
+        .find(|c| match (&c.method, &basic) {
+            (MockAuth::BasicRaw(_), Some((raw_id, _))) => c.client_id == *raw_id,
+            (_, Some((raw_id, _))) => c.client_id == form_decode(raw_id),
+            _ => c.client_id == client_id,
+        })
         .ok_or_else(|| format!("unknown client {client_id:?}"))?;
     let used = match (&basic, param("client_secret"), param("client_assertion")) {
         (Some(_), None, None) => "client_secret_basic",
@@ -1128,6 +1148,10 @@ fn authenticate<'s>(
     };
     match (&client.method, used) {
         (MockAuth::Basic(secret), "client_secret_basic") => {
+            let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
+            check_secret(&form_decode(given), secret)?;
+        }
+        (MockAuth::BasicRaw(secret), "client_secret_basic") => {
             let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
             check_secret(given, secret)?;
         }
@@ -1160,7 +1184,16 @@ fn check_secret(given: &str, expected: &str) -> Result<(), String> {
     }
 }
 
-/// Decodes `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+/// `application/x-www-form-urlencoded` decoding of one value.
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Splits `Basic base64(id:secret)`; the parts are returned as sent (still
+/// form-encoded, RFC 6749 §2.3.1).
 fn decode_basic(value: &[u8]) -> Result<(String, String), String> {
     let value = std::str::from_utf8(value).map_err(|_| "non-UTF-8 Authorization")?;
     let encoded = value
@@ -1173,13 +1206,7 @@ fn decode_basic(value: &[u8]) -> Result<(String, String), String> {
     let (id, secret) = decoded
         .split_once(':')
         .ok_or("Basic credentials without ':'")?;
-    let unescape = |s: &str| -> String {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok((unescape(id), unescape(secret)))
+    Ok((id.to_owned(), secret.to_owned()))
 }
 
 fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Result<(), String> {
