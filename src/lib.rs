@@ -3,7 +3,8 @@
 //! An OAuth 2.0 / OpenID Connect client in the style of panva's
 //! `openid-client`: a [`Configuration`], built by [`discovery`] or from
 //! explicit [`ServerMetadata`], holds what the client knows about the
-//! authorization server and itself; grants are free async functions over it.
+//! authorization server and itself; grants and calls are free functions over
+//! it.
 //!
 //! ## Discovery, then a grant
 //!
@@ -38,6 +39,25 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## One way to pass options
+//!
+//! Every function that talks to a server returns a [`Call`] (or, for
+//! [`discovery`] and [`fetch_protected_resource`], a builder): await it as
+//! it is, or give it [`RequestOptions`] first — a timeout per request, a
+//! deadline and a [`CancellationToken`] for the whole call, extra headers and
+//! parameters, a [`DPoPHandle`]. Nothing is sent until it is awaited.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use oidckit::{token_introspection, RequestOptions};
+//!
+//! # async fn run(config: oidckit::Configuration) -> Result<(), oidckit::Error> {
+//! let answer = token_introspection(&config, "a-token", Some("access_token"))
+//!     .options(RequestOptions::new().timeout(Duration::from_secs(2)).param("resource", "urn:api"))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Client authentication
 //!
 //! [`ClientAuth`] has a constructor per method: `client_secret_basic`,
@@ -48,11 +68,21 @@
 //!
 //! ## Errors
 //!
-//! Every function returns [`Result`], whose [`Error`] tells an OAuth error
-//! from the server ([`ErrorKind::OAuth`], with `error`, `error_description`,
-//! status and `WWW-Authenticate` challenges) from transport failures,
-//! unexpected responses and configuration mistakes;
-//! [`Error::is_retryable`] says whether trying again may help.
+//! Every function returns [`Result`]. Its [`Error`] has a [`kind`](Error::kind)
+//! to match on ([`ErrorKind::OAuth`] when the server said no, with `error`,
+//! `error_description`, status and `WWW-Authenticate` challenges;
+//! transport failures with their root cause; unusable responses; bad input
+//! and configuration), keeps the underlying cause as `source()`, and answers
+//! [`is_retryable`](Error::is_retryable).
+//!
+//! ## The low-level layer
+//!
+//! Under every call is a pair per endpoint: `build_*_request` and
+//! `process_*_response` ([`build_token_request`] / [`process_token_response`],
+//! introspection, revocation, discovery). They take an [`EndpointContext`] —
+//! plain server metadata, client metadata, client authentication and a
+//! clock, no HTTP client — so callers with their own HTTP stack, or tests
+//! without I/O, use the same rules.
 //!
 //! ## Rules this crate enforces
 //!
@@ -63,11 +93,6 @@
 //! - Secrets (client secrets, keys, assertions, tokens) never appear in
 //!   `Debug`, `Display`, errors or `tracing` fields.
 //!
-//! ## Low-level layer
-//!
-//! [`build_token_request`] and [`process_token_response`] are the two halves
-//! of every grant, for callers who send requests with their own HTTP stack.
-//!
 //! ## Service-to-service: the token manager
 //!
 //! [`TokenManager`] caches client credentials tokens (lock-free reads),
@@ -77,14 +102,23 @@
 //! ## DPoP
 //!
 //! [`DPoPHandle`] binds tokens to a key (RFC 9449); pass it to any grant,
-//! to [`fetch_protected_resource`] or to the token manager.
+//! in [`RequestOptions::dpop`] to any call, or to the token manager.
+//!
+//! ## Where things are
+//!
+//! `docs/architecture.md` in the repository draws the layers: `transport`
+//! (the only code that sends), `endpoint` (the shared request path and the
+//! low-level layer), one folder per flow (`grants`, `tokens`, …), `jose`,
+//! `config`, `token_manager`, `testing`.
 //!
 //! ## Optional features
 //!
-//! - `testing`: [`testing::MockAuthorizationServer`], an in-process
+//! - `testing`: `testing::MockAuthorizationServer`, an in-process
 //!   authorization server for tests and examples.
 //! - `redis`: `RedisTokenStore`, tokens shared by a fleet through Redis.
 //! - `middleware`: `TokenMiddleware` for `reqwest-middleware` clients.
+//! - `vendored-openssl`: builds OpenSSL from source and links it statically,
+//!   for machines without the OpenSSL headers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::all)]
@@ -185,17 +219,5 @@ pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, Token
 pub use reqwest;
 pub use url::Url;
 
-/// The README's and the guides' examples, compiled as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-#[doc = include_str!("../docs/client-authentication.md")]
-#[doc = include_str!("../docs/dpop.md")]
-#[doc = include_str!("../docs/token-manager.md")]
-#[doc = include_str!("../docs/refresh-token.md")]
-#[doc = include_str!("../docs/token-exchange.md")]
-#[doc = include_str!("../docs/jwt-bearer.md")]
-#[doc = include_str!("../docs/generic-grants.md")]
-#[doc = include_str!("../docs/introspection.md")]
-#[doc = include_str!("../docs/revocation.md")]
-#[doc = include_str!("../docs/mtls.md")]
-struct DocsDoctests;
+mod doctests;

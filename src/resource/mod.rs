@@ -170,10 +170,10 @@ impl<'a> IntoFuture for ResourceRequest<'a> {
                 dpop,
                 options: &options,
             };
-            match attempt().send().await {
+            match attempt().run().await {
                 Err(e) if dpop.is_some() && e.is_dpop_nonce_error() => {
                     tracing::debug!("retrying once with the resource server's DPoP nonce");
-                    attempt().send().await
+                    attempt().run().await
                 }
                 result => result,
             }
@@ -196,7 +196,7 @@ struct Attempt<'r> {
 }
 
 impl Attempt<'_> {
-    async fn send(self) -> Result<reqwest::Response> {
+    async fn run(self) -> Result<reqwest::Response> {
         let Attempt {
             config,
             access_token,
