@@ -12,5 +12,7 @@
 #[doc = include_str!("../docs/introspection.md")]
 #[doc = include_str!("../docs/revocation.md")]
 #[doc = include_str!("../docs/mtls.md")]
+#[doc = include_str!("../docs/low-level.md")]
+#[doc = include_str!("../docs/architecture.md")]
 struct DocsDoctests;
 
