@@ -21,7 +21,7 @@ use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::grant::client_credentials_grant;
-use crate::jose::{b64url, sha256};
+use crate::jose::b64url;
 use crate::response::TokenEndpointResponse;
 use crate::token_store::{BoxFuture, TokenStore};
 
@@ -908,9 +908,9 @@ fn store_key(
     if let Some(dpop) = dpop {
         material.push_str(dpop.thumbprint());
     }
-    let digest = sha256(material.as_bytes())
-        .map(|d| b64url(&d))
-        .unwrap_or_default();
+    // `openssl::sha::sha256` cannot fail: no fallback that could map
+    // different managers to one shared key.
+    let digest = b64url(&openssl::sha::sha256(material.as_bytes()));
     format!("oidckit:token:v1:{digest}")
 }
 
@@ -989,6 +989,39 @@ mod tests {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(c.get(), 4000);
+    }
+
+    #[test]
+    fn store_keys_are_hashes_that_tell_managers_apart() {
+        use crate::{ClientAuth, JwsAlgorithm, ServerMetadata};
+        let config = |client_id: &str| {
+            let token_endpoint = "https://as.example/token".parse().unwrap();
+            let server = ServerMetadata::new("https://as.example", token_endpoint);
+            Configuration::new(server, client_id, ClientAuth::none()).unwrap()
+        };
+        let params = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let read = params(&[("scope", "read"), ("resource", "urn:api")]);
+        let key = store_key(&config("svc"), &read, None);
+        let digest = key.strip_prefix("oidckit:token:v1:").unwrap();
+        assert_eq!(digest.len(), 43, "base64url SHA-256: {key}");
+        assert!(!key.contains("svc") && !key.contains("read"));
+        let reordered = params(&[("resource", "urn:api"), ("scope", "read")]);
+        assert_eq!(store_key(&config("svc"), &reordered, None), key);
+        let write = params(&[("scope", "write"), ("resource", "urn:api")]);
+        let dpop = DPoPHandle::generate(&config("svc"), JwsAlgorithm::ES256).unwrap();
+        let others = [
+            store_key(&config("other"), &read, None),
+            store_key(&config("svc"), &write, None),
+            store_key(&config("svc"), &read, Some(&dpop)),
+        ];
+        for other in &others {
+            assert_ne!(other, &key);
+        }
     }
 
     #[test]
