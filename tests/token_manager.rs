@@ -444,7 +444,7 @@ async fn paused_setup(lifetime: u64) -> (MockAuthorizationServer, Configuration)
 
 #[tokio::test(start_paused = true)]
 async fn background_refresh_renews_before_expiry_without_callers() {
-    let (_server, config) = paused_setup(600).await;
+    let (server, config) = paused_setup(600).await;
     let tokens = TokenManager::builder(config)
         .refresh_skew(Duration::from_secs(60))
         .background_refresh(Duration::from_secs(30))
@@ -457,6 +457,7 @@ async fn background_refresh_renews_before_expiry_without_callers() {
         secret(&first),
         "not before refresh_at - jitter"
     );
+    assert_eq!(server.token_request_count(), 1, "no refresh yet");
     tokio::time::sleep(Duration::from_secs(40)).await;
     let renewed = tokens.cached().expect("a token is cached");
     assert_ne!(
@@ -465,6 +466,12 @@ async fn background_refresh_renews_before_expiry_without_callers() {
         "renewed in the background"
     );
     assert!(renewed.expires_in().unwrap() > Duration::from_secs(500));
+    assert_eq!(
+        server.token_request_count(),
+        2,
+        "exactly one background refresh"
+    );
+    assert_eq!(tokens.stats().misses, 1, "no caller waited for it");
 }
 
 #[tokio::test]
@@ -527,7 +534,16 @@ async fn background_refresh_of_instantly_expiring_tokens_is_rate_limited() {
         .retry_backoff(Duration::from_secs(1), Duration::from_secs(60))
         .build();
     tokio::time::sleep(Duration::from_secs(10)).await;
+    // One at once (nothing cached), then one a second (the initial
+    // backoff): 10 or 11 in 10 s of Tokio's paused time.
     let n = server.token_request_count();
     assert!(n <= 12, "at most about one refresh a second, got {n}");
+    assert!(n >= 9, "the background task keeps refreshing, got {n}");
+    assert_eq!(
+        tokens.stats().refreshes as usize,
+        n,
+        "one request per refresh"
+    );
+    assert_eq!(tokens.stats().failures, 0);
     drop(tokens);
 }
