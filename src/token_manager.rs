@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use thread_local::ThreadLocal;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -215,11 +216,11 @@ impl TokenManagerBuilder {
                 store: self.store,
                 store_key,
                 lock_ttl,
-                id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
                 clock,
                 backoff: self.backoff,
                 current: ArcSwapOption::empty(),
                 generation: AtomicU64::new(0),
+                local: ThreadLocal::new(),
                 flight: Mutex::new(None),
                 refreshing: AtomicBool::new(false),
                 retry_not_before: AtomicU64::new(0),
@@ -333,15 +334,16 @@ struct Inner {
     store: Option<Arc<dyn TokenStore>>,
     store_key: String,
     lock_ttl: Duration,
-    /// Unique per manager for the life of the process (unlike its address,
-    /// which a later manager may reuse): keys the per-thread copies.
-    id: u64,
     clock: Arc<dyn Clock>,
     backoff: (Duration, Duration),
     /// The token being served, with its refresh and expiry times.
     current: ArcSwapOption<Entry>,
     /// Bumped after every change of `current`.
     generation: AtomicU64,
+    /// Each thread's copy of `current` (see [`TokenManager::local_entry`]).
+    /// Owned by the manager, so every copy of its token is dropped with it,
+    /// on every thread, whether or not that thread runs again.
+    local: ThreadLocal<RefCell<Option<LocalEntry>>>,
     /// The refresh in flight, which every caller needing a token waits on.
     flight: Mutex<Option<Flight>>,
     refreshing: AtomicBool,
@@ -353,23 +355,12 @@ struct Inner {
     stats: Stats,
 }
 
-/// Ids of managers, never reused.
-static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
-
-/// How many managers' entries a thread keeps copies of.
-const LOCAL_ENTRIES_MAX: usize = 16;
-
 /// A thread's copy of a manager's current entry.
 struct LocalEntry {
-    manager: u64,
     generation: u64,
     refresh_at: SystemTime,
     expires_at: SystemTime,
     token: Arc<TokenEndpointResponse>,
-}
-
-thread_local! {
-    static LOCAL_ENTRIES: RefCell<Vec<LocalEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Ends a flight however its task ends: with its result, or — if the task
@@ -469,36 +460,27 @@ impl TokenManager {
     /// `Arc` of the token (copied once per thread per refresh), so callers
     /// on different cores never write the same reference count; a shared
     /// generation number, only read on the hot path, tells when the copy is
-    /// stale.
+    /// stale. The copies live in the manager (a per-object thread-local),
+    /// not in the threads: they are dropped with the manager.
     fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime, u64)> {
         let inner = &*self.inner;
-        let id = inner.id;
         let generation = inner.generation.load(Ordering::Acquire);
-        LOCAL_ENTRIES.with(|cell| {
-            let mut local = cell.borrow_mut();
-            if let Some(e) = local
-                .iter()
-                .find(|e| e.manager == id && e.generation == generation)
-            {
-                return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
-            }
-            // Stale: drop this manager's old copy before anything else.
-            local.retain(|e| e.manager != id);
-            let guard = inner.current.load();
-            let entry = guard.as_ref()?;
-            let token = Arc::new((*entry.token).clone());
-            if local.len() >= LOCAL_ENTRIES_MAX {
-                local.remove(0);
-            }
-            local.push(LocalEntry {
-                manager: id,
-                generation,
-                refresh_at: entry.refresh_at,
-                expires_at: entry.expires_at,
-                token: token.clone(),
-            });
-            Some((token, entry.refresh_at, entry.expires_at, generation))
-        })
+        let mut local = inner.local.get_or_default().borrow_mut();
+        if let Some(e) = local.as_ref().filter(|e| e.generation == generation) {
+            return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
+        }
+        // Stale: drop the old copy before anything else.
+        *local = None;
+        let guard = inner.current.load();
+        let entry = guard.as_ref()?;
+        let token = Arc::new((*entry.token).clone());
+        *local = Some(LocalEntry {
+            generation,
+            refresh_at: entry.refresh_at,
+            expires_at: entry.expires_at,
+            token: token.clone(),
+        });
+        Some((token, entry.refresh_at, entry.expires_at, generation))
     }
 
     /// Fetches a new token now (joining a refresh already in flight), e.g.

@@ -547,3 +547,37 @@ async fn background_refresh_of_instantly_expiring_tokens_is_rate_limited() {
     assert_eq!(tokens.stats().failures, 0);
     drop(tokens);
 }
+
+#[tokio::test]
+async fn a_dropped_managers_token_is_freed_on_every_thread() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    tokens.token().await.unwrap();
+    // The copies `cached()` serves on this thread and on another one, which
+    // then stays alive without touching any manager again.
+    let here = Arc::downgrade(&tokens.cached().unwrap());
+    let (copy_tx, copy_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let other_thread = std::thread::spawn({
+        let tokens = tokens.clone();
+        move || {
+            let copy = Arc::downgrade(&tokens.cached().unwrap());
+            drop(tokens);
+            copy_tx.send(copy).unwrap();
+            done_rx.recv().unwrap();
+        }
+    });
+    let there = copy_rx.recv().unwrap();
+    assert!(here.upgrade().is_some() && there.upgrade().is_some());
+    drop(tokens);
+    assert!(
+        here.upgrade().is_none(),
+        "this thread's copy of the token outlived the manager"
+    );
+    assert!(
+        there.upgrade().is_none(),
+        "another thread's copy of the token outlived the manager"
+    );
+    done_tx.send(()).unwrap();
+    other_thread.join().unwrap();
+}
