@@ -1,10 +1,17 @@
 //! [`TokenManager`]: client credentials tokens for service-to-service calls,
-//! cached, refreshed ahead of expiry, fetched by one request at a time, and
-//! optionally shared through a [`TokenStore`].
+//! cached, refreshed ahead of expiry, fetched by one refresh at a time
+//! however many callers wait (single flight), and optionally shared through
+//! a [`TokenStore`].
 //!
-//! The hot path — a cached token with time to spare — is one atomic load of
-//! the current entry (`arc-swap`), one clock read and one reference-count
-//! increment: no lock, no allocation.
+//! The hot path — a cached token with time to spare — reads the manager's
+//! generation number (one atomic load of a line only refreshes write),
+//! finds this thread's copy of the current entry, reads the clock once,
+//! takes a reference on the thread's own `Arc` of the token and counts the
+//! hit on the thread's stripe of the counter: no lock, no allocation, no
+//! cache line that every caller writes. The first call on a thread after a
+//! refresh copies the entry (read from an `arc-swap`) into the thread's
+//! slot. The slots belong to the manager, so no copy of a token outlives
+//! it.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -125,8 +132,9 @@ impl TokenManagerBuilder {
     /// Refreshes in a background task before the refresh time, earlier by a
     /// random amount up to `jitter`, so a fleet of instances does not
     /// refresh in lockstep. Off by default: then the first caller inside the
-    /// refresh window triggers the refresh. The task ends when the last
-    /// clone of the manager is dropped.
+    /// refresh window triggers the refresh. The task holds no reference to
+    /// the manager while it waits: it ends at its next wake-up after the last
+    /// clone of the manager (and of any [`TokenFetcher`]) is dropped.
     pub fn background_refresh(mut self, jitter: Duration) -> Self {
         self.background_jitter = Some(jitter);
         self
@@ -196,7 +204,8 @@ impl TokenManagerBuilder {
     }
 
     /// Builds the manager. With background refresh, the task starts here if
-    /// called inside a Tokio runtime, else on the first [`TokenManager::token`].
+    /// called inside a Tokio runtime, else at the first
+    /// [`TokenManager::token`] call that has to wait for a token.
     pub fn build(self) -> TokenManager {
         let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
         let store_key = store_key(&self.config, &self.params, self.dpop.as_ref());
@@ -285,10 +294,13 @@ impl fmt::Debug for TokenManager {
 pub struct TokenManagerStats {
     /// Calls answered from the cache.
     pub hits: u64,
-    /// Calls that found no usable token and waited for one.
+    /// Calls of [`TokenManager::token`] that found no usable token and
+    /// waited for one.
     pub misses: u64,
-    /// Refreshes started (each is at most one token request, or a token
-    /// taken from the store).
+    /// Refreshes started. Each obtains one token: from the store, from the
+    /// [`token_provider`](TokenManagerBuilder::token_provider), or by one
+    /// client credentials grant (two requests when the server asks for a
+    /// DPoP nonce).
     pub refreshes: u64,
     /// Refreshes that failed.
     pub failures: u64,
@@ -437,8 +449,9 @@ impl TokenManager {
         self.await_refresh(Some(seen)).await
     }
 
-    /// The cached token if it is usable now, without waiting; starts a
-    /// refresh when the token is inside the refresh window.
+    /// The cached token if it is usable now, without waiting; inside the
+    /// refresh window it also starts a refresh in the background (when
+    /// called inside a Tokio runtime).
     pub fn cached(&self) -> Option<Arc<TokenEndpointResponse>> {
         let inner = &*self.inner;
         let (token, refresh_at, expires_at, generation) = self.local_entry()?;
