@@ -355,7 +355,7 @@ struct Inner {
     /// Each thread's copy of `current` (see [`TokenManager::local_entry`]).
     /// Owned by the manager, so every copy of its token is dropped with it,
     /// on every thread, whether or not that thread runs again.
-    local: ThreadLocal<RefCell<Option<LocalEntry>>>,
+    local: ThreadLocal<LocalSlot>,
     /// The refresh in flight, which every caller needing a token waits on.
     flight: Mutex<Option<Flight>>,
     refreshing: AtomicBool,
@@ -366,6 +366,14 @@ struct Inner {
     background_started: AtomicBool,
     stats: Stats,
 }
+
+/// A thread's slot for its copy of the entry, alone on its cache lines:
+/// the manager keeps the slots of all threads side by side, and the hot path
+/// writes its own (the `RefCell` flag), so two slots on one line would make
+/// threads on different cores contend.
+#[repr(align(128))]
+#[derive(Default)]
+struct LocalSlot(RefCell<Option<LocalEntry>>);
 
 /// A thread's copy of a manager's current entry.
 struct LocalEntry {
@@ -478,7 +486,7 @@ impl TokenManager {
     fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime, u64)> {
         let inner = &*self.inner;
         let generation = inner.generation.load(Ordering::Acquire);
-        let mut local = inner.local.get_or_default().borrow_mut();
+        let mut local = inner.local.get_or_default().0.borrow_mut();
         if let Some(e) = local.as_ref().filter(|e| e.generation == generation) {
             return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
         }
