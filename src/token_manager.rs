@@ -21,14 +21,18 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::Method;
 use thread_local::ThreadLocal;
 use tokio::sync::watch;
+use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::grant::client_credentials_grant;
+use crate::http::check_url;
 use crate::jose::b64url;
 use crate::response::TokenEndpointResponse;
 use crate::token_store::{BoxFuture, TokenStore};
@@ -569,6 +573,137 @@ impl TokenManager {
         &self.inner.config
     }
 
+    /// The `Authorization` header value for a Bearer token, in one call:
+    /// `Bearer <token>` from [`token`](Self::token) (cached, or after the one
+    /// refresh in flight), marked sensitive. For callers that do not use
+    /// `TokenMiddleware` (feature `middleware`).
+    ///
+    /// Only send it over `https:` (the manager does not see the URL; use
+    /// [`authorization_headers`](Self::authorization_headers) to have it
+    /// checked), and on a 401 `invalid_token` call
+    /// [`invalidate_token`](Self::invalidate_token) before asking again.
+    ///
+    /// A DPoP-bound token is an [`Error::InvalidInput`]: the header alone
+    /// would be refused, as each request needs its own proof for its method
+    /// and URL. Use [`authorization_headers`](Self::authorization_headers),
+    /// which gives both.
+    ///
+    /// ```
+    /// use oidckit::reqwest::header::AUTHORIZATION;
+    /// use oidckit::testing::{MockAuthorizationServer, MockClient};
+    /// use oidckit::{ClientAuth, Configuration, TokenManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = MockAuthorizationServer::builder()
+    /// #     .client(MockClient::client_secret_basic("svc", "s3cr3t")).start().await?;
+    /// # let config = Configuration::builder(server.server_metadata(), "svc", ClientAuth::client_secret_basic("s3cr3t"))
+    /// #     .allow_insecure_requests(true).build()?;
+    /// let tokens = TokenManager::builder(config).scope("read").build();
+    /// let authorization = tokens.authorization_header().await?;
+    /// assert!(authorization.is_sensitive());
+    /// let response = tokens
+    ///     .config()
+    ///     .http_client()
+    ///     .get(server.resource_url())
+    ///     .header(AUTHORIZATION, authorization)
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn authorization_header(&self) -> Result<HeaderValue> {
+        let token = self.token().await?;
+        if token.token_type().is_dpop() {
+            return Err(Error::InvalidInput(
+                "the token is DPoP-bound: every request needs its own DPoP proof; \
+                 use TokenManager::authorization_headers(method, url), which returns \
+                 the Authorization and DPoP headers"
+                    .into(),
+            ));
+        }
+        authorization_value("Bearer", &token)
+    }
+
+    /// The headers that authorize one `method` request to `url`:
+    /// `Authorization: Bearer <token>`, or for a DPoP-bound token
+    /// `Authorization: DPoP <token>` and a `DPoP` header with a fresh proof
+    /// for this method and URL (with `ath`, and the nonce last received from
+    /// the URL's origin). Both are marked sensitive. The token comes from
+    /// [`token`](Self::token); `TokenMiddleware` (feature `middleware`)
+    /// authorizes its requests with the same code.
+    ///
+    /// Tokens go only to `https:` URLs (or `http:` ones when the
+    /// configuration allows insecure requests); others are
+    /// [`Error::InsecureUrl`]. A DPoP-bound token needs the manager's DPoP
+    /// handle ([`TokenManagerBuilder::dpop`]).
+    ///
+    /// Make one call per request: a proof is for one request. Afterwards,
+    /// pass the response's headers to
+    /// [`DPoPHandle::record_nonce`] (the next proof then carries the
+    /// resource server's nonce), and on a 401 `invalid_token` call
+    /// [`invalidate_token`](Self::invalidate_token) before asking again.
+    ///
+    /// ```
+    /// use oidckit::reqwest::Method;
+    /// use oidckit::testing::{MockAuthorizationServer, MockClient};
+    /// use oidckit::{ClientAuth, Configuration, DPoPHandle, JwsAlgorithm, TokenManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = MockAuthorizationServer::builder()
+    /// #     .client(MockClient::client_secret_basic("svc", "s3cr3t")).start().await?;
+    /// # let config = Configuration::builder(server.server_metadata(), "svc", ClientAuth::client_secret_basic("s3cr3t"))
+    /// #     .allow_insecure_requests(true).build()?;
+    /// let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256)?;
+    /// let tokens = TokenManager::builder(config).dpop(dpop.clone()).build();
+    /// let url = server.resource_url();
+    /// let headers = tokens.authorization_headers(&Method::GET, &url).await?;
+    /// assert!(headers.contains_key("dpop"));
+    /// let response = tokens.config().http_client().get(url.clone()).headers(headers).send().await?;
+    /// dpop.record_nonce(&url, response.headers());
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn authorization_headers(&self, method: &Method, url: &Url) -> Result<HeaderMap> {
+        let token = self.token().await?;
+        self.authorization_headers_for(&token, method, url)
+    }
+
+    /// The `Authorization` header (and, for a DPoP-bound token, the `DPoP`
+    /// proof) authorizing `method` `url` with `token`; shared with the
+    /// middleware.
+    pub(crate) fn authorization_headers_for(
+        &self,
+        token: &TokenEndpointResponse,
+        method: &Method,
+        url: &Url,
+    ) -> Result<HeaderMap> {
+        // Tokens go only where the configuration allows requests: https:,
+        // or http: with insecure requests allowed.
+        check_url(url, self.config().allow_insecure_requests())?;
+        let mut headers = HeaderMap::with_capacity(2);
+        if token.token_type().is_dpop() {
+            let dpop = self.dpop().ok_or_else(|| {
+                Error::InvalidInput(
+                    "the token is DPoP-bound but the token manager has no DPoP handle \
+                     to sign proofs with"
+                        .into(),
+                )
+            })?;
+            dpop.add_proof(
+                &mut headers,
+                method.as_str(),
+                url,
+                Some(token.access_token()),
+            )?;
+            headers.insert(AUTHORIZATION, authorization_value("DPoP", token)?);
+        } else {
+            headers.insert(AUTHORIZATION, authorization_value("Bearer", token)?);
+        }
+        Ok(headers)
+    }
+
     /// Inside the refresh window: start one refresh unless one runs or the
     /// last one failed too recently.
     fn refresh_ahead(&self, now: SystemTime, seen: u64) {
@@ -885,6 +1020,16 @@ impl Inner {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entry
     }
+}
+
+/// `<scheme> <access token>`, marked sensitive.
+fn authorization_value(scheme: &str, token: &TokenEndpointResponse) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.access_token().secret()))
+        .map_err(|_| {
+        Error::InvalidInput("the access token is not a valid header value".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The store key: namespaced by issuer, client id, the request parameters

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use oidckit::reqwest::header::AUTHORIZATION;
+use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
-    ClientAuth, Configuration, DPoPHandle, InMemoryTokenStore, JwsAlgorithm, ManualClock,
-    TokenEndpointResponse, TokenManager, TokenStore,
+    ClientAuth, Configuration, DPoPHandle, Error, InMemoryTokenStore, JwsAlgorithm, ManualClock,
+    TokenEndpointResponse, TokenManager, TokenStore, DPOP_HEADER,
 };
 use serde_json::json;
 
@@ -580,4 +582,162 @@ async fn a_dropped_managers_token_is_freed_on_every_thread() {
     );
     done_tx.send(()).unwrap();
     other_thread.join().unwrap();
+}
+
+#[tokio::test]
+async fn authorization_header_for_bearer_tokens() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    let value = tokens.authorization_header().await.unwrap();
+    assert!(value.is_sensitive());
+    let token = tokens.token().await.unwrap();
+    assert_eq!(
+        value.to_str().unwrap(),
+        format!("Bearer {}", secret(&token))
+    );
+    let response = tokens
+        .config()
+        .http_client()
+        .get(s.server.resource_url())
+        .header(AUTHORIZATION, value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The two-header form gives the same for a Bearer token, and no proof.
+    let headers = tokens
+        .authorization_headers(&Method::POST, &s.server.resource_url())
+        .await
+        .unwrap();
+    assert_eq!(headers.len(), 1);
+    assert_eq!(
+        headers[AUTHORIZATION].to_str().unwrap(),
+        format!("Bearer {}", secret(&token))
+    );
+    assert!(headers[AUTHORIZATION].is_sensitive());
+    assert_eq!(s.server.token_request_count(), 1, "one cached token");
+}
+
+#[tokio::test]
+async fn authorization_headers_go_only_to_allowed_urls() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .start()
+        .await
+        .unwrap();
+    // Insecure requests not allowed: the mock's http: resource is refused.
+    let config = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .build()
+    .unwrap();
+    let tokens = TokenManager::builder(config).build();
+    tokens
+        .set_token(
+            serde_json::from_value(
+                json!({"access_token": "t", "token_type": "Bearer", "expires_in": 60}),
+            )
+            .unwrap(),
+        )
+        .await;
+    for url in [
+        server.resource_url(),
+        "ftp://api.example/x".parse().unwrap(),
+    ] {
+        let err = tokens
+            .authorization_headers(&Method::GET, &url)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InsecureUrl { .. }), "{url}: {err:?}");
+    }
+    assert!(tokens
+        .authorization_headers(&Method::GET, &"https://api.example/x".parse().unwrap())
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn authorization_headers_for_dpop_bound_tokens() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .require_dpop_nonce(true)
+        .start()
+        .await
+        .unwrap();
+    let config = support::config(&server, "svc", ClientAuth::client_secret_basic("s3cr3t"));
+    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let tokens = TokenManager::builder(config).dpop(dpop.clone()).build();
+    // The header alone would be refused: the error says what to call.
+    let err = tokens.authorization_header().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("TokenManager::authorization_headers(method, url)"),
+        "{err}"
+    );
+    let token = tokens.token().await.unwrap();
+    let url = server.resource_url();
+    let http = tokens.config().http_client().clone();
+    for method in [Method::GET, Method::POST] {
+        let headers = tokens.authorization_headers(&method, &url).await.unwrap();
+        assert_eq!(
+            headers[AUTHORIZATION].to_str().unwrap(),
+            format!("DPoP {}", secret(&token))
+        );
+        assert!(headers[AUTHORIZATION].is_sensitive() && headers[DPOP_HEADER].is_sensitive());
+        let claims = support::jwt_claims(headers[DPOP_HEADER].to_str().unwrap());
+        assert_eq!(claims["htm"], method.as_str());
+        assert_eq!(claims["htu"], url.as_str());
+        assert!(claims["ath"].is_string() && claims["nonce"].is_string());
+        let response = http
+            .request(method.clone(), url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .unwrap();
+        dpop.record_nonce(&url, response.headers());
+        assert_eq!(response.status(), 200, "{method}");
+    }
+    // A new nonce: the first proof is refused, the next one (after
+    // record_nonce) carries it.
+    server.rotate_dpop_nonce();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let headers = tokens
+            .authorization_headers(&Method::GET, &url)
+            .await
+            .unwrap();
+        let response = http.get(url.clone()).headers(headers).send().await.unwrap();
+        dpop.record_nonce(&url, response.headers());
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 200]);
+    assert_eq!(
+        server.token_request_count(),
+        2,
+        "one token, after one nonce retry"
+    );
+}
+
+#[tokio::test]
+async fn a_dpop_token_without_a_dpop_handle_is_refused() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    tokens
+        .set_token(
+            serde_json::from_value(
+                json!({"access_token": "bound", "token_type": "DPoP", "expires_in": 60,
+                       "expires_at": START + 60}),
+            )
+            .unwrap(),
+        )
+        .await;
+    let err = tokens
+        .authorization_headers(&Method::GET, &s.server.resource_url())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no DPoP handle"), "{err}");
+    assert!(tokens.authorization_header().await.is_err());
 }
