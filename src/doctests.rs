@@ -15,4 +15,3 @@
 #[doc = include_str!("../docs/low-level.md")]
 #[doc = include_str!("../docs/architecture.md")]
 struct DocsDoctests;
-

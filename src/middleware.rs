@@ -1,12 +1,10 @@
 //! [`TokenMiddleware`]: the token manager's tokens on every request of a
 //! `reqwest-middleware` client (cargo feature `middleware`).
 
-use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::error::Error;
-use crate::http::check_url;
 use crate::response::TokenEndpointResponse;
 use crate::token_manager::TokenManager;
 use crate::www_authenticate::challenges_from_headers;
@@ -18,7 +16,9 @@ use crate::www_authenticate::challenges_from_headers;
 ///
 /// Tokens are attached only to `https:` URLs (or `http:` ones when the
 /// manager's configuration allows insecure requests); others fail with
-/// [`ErrorKind::InsecureUrl`](crate::ErrorKind::InsecureUrl).
+/// [`ErrorKind::InsecureUrl`](crate::ErrorKind::InsecureUrl). The headers are those
+/// of [`TokenManager::authorization_headers`], so a DPoP-bound token on a
+/// manager without a DPoP handle fails too.
 ///
 /// On a 401 whose challenge says `invalid_token`, it invalidates that token
 /// once and retries once with a new one; on a resource server's
@@ -51,30 +51,11 @@ impl TokenMiddleware {
         mut request: Request,
         token: &TokenEndpointResponse,
     ) -> Result<Request, Error> {
-        // Tokens go only where the configuration allows requests: https:,
-        // or http: with insecure requests allowed.
-        check_url(
-            request.url(),
-            self.tokens.config().allow_insecure_requests(),
-        )?;
-        let dpop = self.tokens.dpop().filter(|_| token.token_type().is_dpop());
-        let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
-        let mut value =
-            HeaderValue::from_str(&format!("{scheme} {}", token.access_token().secret())).map_err(
-                |_| Error::invalid_input("the access token is not a valid header value"),
-            )?;
-        value.set_sensitive(true);
-        if let Some(dpop) = dpop {
-            let url = request.url().clone();
-            let method = request.method().clone();
-            dpop.add_proof(
-                request.headers_mut(),
-                method.as_str(),
-                &url,
-                Some(token.access_token()),
-            )?;
-        }
-        request.headers_mut().insert(AUTHORIZATION, value);
+        let headers =
+            self.tokens
+                .authorization_headers_for(token, request.method(), request.url())?;
+        // Replaces any `Authorization` or `DPoP` header the request had.
+        request.headers_mut().extend(headers);
         Ok(request)
     }
 }

@@ -1,10 +1,17 @@
 //! [`TokenManager`]: client credentials tokens for service-to-service calls,
-//! cached, refreshed ahead of expiry, fetched by one request at a time, and
-//! optionally shared through a [`TokenStore`].
+//! cached, refreshed ahead of expiry, fetched by one refresh at a time
+//! however many callers wait (single flight), and optionally shared through
+//! a [`TokenStore`].
 //!
-//! The hot path — a cached token with time to spare — is one atomic load of
-//! the current entry (`arc-swap`), one clock read and one reference-count
-//! increment: no lock, no allocation.
+//! The hot path — a cached token with time to spare — reads the manager's
+//! generation number (one atomic load of a line only refreshes write),
+//! finds this thread's copy of the current entry, reads the clock once,
+//! takes a reference on the thread's own `Arc` of the token and counts the
+//! hit in the thread's own cell: no lock, no allocation, no cache line that
+//! two threads write, and one locked instruction (the reference count).
+//! The first call on a thread after a refresh copies the entry (read from
+//! an `arc-swap`) into the thread's slot. The slots belong to the manager,
+//! so no copy of a token outlives it.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -14,14 +21,19 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::Method;
+use thread_local::ThreadLocal;
 use tokio::sync::watch;
+use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
 use crate::grant::client_credentials_grant;
-use crate::jose::{b64url, sha256};
+use crate::http::check_url;
+use crate::jose::b64url;
 use crate::response::TokenEndpointResponse;
 use crate::token_store::{BoxFuture, TokenStore};
 
@@ -124,8 +136,9 @@ impl TokenManagerBuilder {
     /// Refreshes in a background task before the refresh time, earlier by a
     /// random amount up to `jitter`, so a fleet of instances does not
     /// refresh in lockstep. Off by default: then the first caller inside the
-    /// refresh window triggers the refresh. The task ends when the last
-    /// clone of the manager is dropped.
+    /// refresh window triggers the refresh. The task holds no reference to
+    /// the manager while it waits: it ends at its next wake-up after the last
+    /// clone of the manager (and of any [`TokenFetcher`]) is dropped.
     pub fn background_refresh(mut self, jitter: Duration) -> Self {
         self.background_jitter = Some(jitter);
         self
@@ -195,7 +208,8 @@ impl TokenManagerBuilder {
     }
 
     /// Builds the manager. With background refresh, the task starts here if
-    /// called inside a Tokio runtime, else on the first [`TokenManager::token`].
+    /// called inside a Tokio runtime, else at the first
+    /// [`TokenManager::token`] call that has to wait for a token.
     pub fn build(self) -> TokenManager {
         let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
         let store_key = store_key(&self.config, &self.params, self.dpop.as_ref());
@@ -215,11 +229,11 @@ impl TokenManagerBuilder {
                 store: self.store,
                 store_key,
                 lock_ttl,
-                id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
                 clock,
                 backoff: self.backoff,
                 current: ArcSwapOption::empty(),
                 generation: AtomicU64::new(0),
+                local: ThreadLocal::new(),
                 flight: Mutex::new(None),
                 refreshing: AtomicBool::new(false),
                 retry_not_before: AtomicU64::new(0),
@@ -284,10 +298,13 @@ impl fmt::Debug for TokenManager {
 pub struct TokenManagerStats {
     /// Calls answered from the cache.
     pub hits: u64,
-    /// Calls that found no usable token and waited for one.
+    /// Calls of [`TokenManager::token`] that found no usable token and
+    /// waited for one.
     pub misses: u64,
-    /// Refreshes started (each is at most one token request, or a token
-    /// taken from the store).
+    /// Refreshes started. Each obtains one token: from the store, from the
+    /// [`token_provider`](TokenManagerBuilder::token_provider), or by one
+    /// client credentials grant (two requests when the server asks for a
+    /// DPoP nonce).
     pub refreshes: u64,
     /// Refreshes that failed.
     pub failures: u64,
@@ -333,15 +350,16 @@ struct Inner {
     store: Option<Arc<dyn TokenStore>>,
     store_key: String,
     lock_ttl: Duration,
-    /// Unique per manager for the life of the process (unlike its address,
-    /// which a later manager may reuse): keys the per-thread copies.
-    id: u64,
     clock: Arc<dyn Clock>,
     backoff: (Duration, Duration),
     /// The token being served, with its refresh and expiry times.
     current: ArcSwapOption<Entry>,
     /// Bumped after every change of `current`.
     generation: AtomicU64,
+    /// Each thread's copy of `current` (see [`TokenManager::local_entry`]).
+    /// Owned by the manager, so every copy of its token is dropped with it,
+    /// on every thread, whether or not that thread runs again.
+    local: ThreadLocal<LocalSlot>,
     /// The refresh in flight, which every caller needing a token waits on.
     flight: Mutex<Option<Flight>>,
     refreshing: AtomicBool,
@@ -353,23 +371,20 @@ struct Inner {
     stats: Stats,
 }
 
-/// Ids of managers, never reused.
-static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
-
-/// How many managers' entries a thread keeps copies of.
-const LOCAL_ENTRIES_MAX: usize = 16;
+/// A thread's slot for its copy of the entry, alone on its cache lines:
+/// the manager keeps the slots of all threads side by side, and the hot path
+/// writes its own (the `RefCell` flag), so two slots on one line would make
+/// threads on different cores contend.
+#[repr(align(128))]
+#[derive(Default)]
+struct LocalSlot(RefCell<Option<LocalEntry>>);
 
 /// A thread's copy of a manager's current entry.
 struct LocalEntry {
-    manager: u64,
     generation: u64,
     refresh_at: SystemTime,
     expires_at: SystemTime,
     token: Arc<TokenEndpointResponse>,
-}
-
-thread_local! {
-    static LOCAL_ENTRIES: RefCell<Vec<LocalEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Ends a flight however its task ends: with its result, or — if the task
@@ -445,8 +460,9 @@ impl TokenManager {
         self.await_refresh(Some(seen)).await
     }
 
-    /// The cached token if it is usable now, without waiting; starts a
-    /// refresh when the token is inside the refresh window.
+    /// The cached token if it is usable now, without waiting; inside the
+    /// refresh window it also starts a refresh in the background (when
+    /// called inside a Tokio runtime).
     pub fn cached(&self) -> Option<Arc<TokenEndpointResponse>> {
         let inner = &*self.inner;
         let (token, refresh_at, expires_at, generation) = self.local_entry()?;
@@ -468,36 +484,27 @@ impl TokenManager {
     /// `Arc` of the token (copied once per thread per refresh), so callers
     /// on different cores never write the same reference count; a shared
     /// generation number, only read on the hot path, tells when the copy is
-    /// stale.
+    /// stale. The copies live in the manager (a per-object thread-local),
+    /// not in the threads: they are dropped with the manager.
     fn local_entry(&self) -> Option<(Arc<TokenEndpointResponse>, SystemTime, SystemTime, u64)> {
         let inner = &*self.inner;
-        let id = inner.id;
         let generation = inner.generation.load(Ordering::Acquire);
-        LOCAL_ENTRIES.with(|cell| {
-            let mut local = cell.borrow_mut();
-            if let Some(e) = local
-                .iter()
-                .find(|e| e.manager == id && e.generation == generation)
-            {
-                return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
-            }
-            // Stale: drop this manager's old copy before anything else.
-            local.retain(|e| e.manager != id);
-            let guard = inner.current.load();
-            let entry = guard.as_ref()?;
-            let token = Arc::new((*entry.token).clone());
-            if local.len() >= LOCAL_ENTRIES_MAX {
-                local.remove(0);
-            }
-            local.push(LocalEntry {
-                manager: id,
-                generation,
-                refresh_at: entry.refresh_at,
-                expires_at: entry.expires_at,
-                token: token.clone(),
-            });
-            Some((token, entry.refresh_at, entry.expires_at, generation))
-        })
+        let mut local = inner.local.get_or_default().0.borrow_mut();
+        if let Some(e) = local.as_ref().filter(|e| e.generation == generation) {
+            return Some((e.token.clone(), e.refresh_at, e.expires_at, generation));
+        }
+        // Stale: drop the old copy before anything else.
+        *local = None;
+        let guard = inner.current.load();
+        let entry = guard.as_ref()?;
+        let token = Arc::new((*entry.token).clone());
+        *local = Some(LocalEntry {
+            generation,
+            refresh_at: entry.refresh_at,
+            expires_at: entry.expires_at,
+            token: token.clone(),
+        });
+        Some((token, entry.refresh_at, entry.expires_at, generation))
     }
 
     /// Fetches a new token now (joining a refresh already in flight), e.g.
@@ -563,6 +570,135 @@ impl TokenManager {
     /// The configuration.
     pub fn config(&self) -> &Configuration {
         &self.inner.config
+    }
+
+    /// The `Authorization` header value for a Bearer token, in one call:
+    /// `Bearer <token>` from [`token`](Self::token) (cached, or after the one
+    /// refresh in flight), marked sensitive. For callers that do not use
+    /// `TokenMiddleware` (feature `middleware`).
+    ///
+    /// Only send it over `https:` (the manager does not see the URL; use
+    /// [`authorization_headers`](Self::authorization_headers) to have it
+    /// checked), and on a 401 `invalid_token` call
+    /// [`invalidate_token`](Self::invalidate_token) before asking again.
+    ///
+    /// A DPoP-bound token is an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput): the header alone
+    /// would be refused, as each request needs its own proof for its method
+    /// and URL. Use [`authorization_headers`](Self::authorization_headers),
+    /// which gives both.
+    ///
+    /// ```
+    /// use oidckit::reqwest::header::AUTHORIZATION;
+    /// use oidckit::testing::{MockAuthorizationServer, MockClient};
+    /// use oidckit::{ClientAuth, Configuration, TokenManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = MockAuthorizationServer::builder()
+    /// #     .client(MockClient::client_secret_basic("svc", "s3cr3t")).start().await?;
+    /// # let config = Configuration::builder(server.server_metadata(), "svc", ClientAuth::client_secret_basic("s3cr3t"))
+    /// #     .allow_insecure_requests(true).build()?;
+    /// let tokens = TokenManager::builder(config).scope("read").build();
+    /// let authorization = tokens.authorization_header().await?;
+    /// assert!(authorization.is_sensitive());
+    /// let response = tokens
+    ///     .config()
+    ///     .http_client()
+    ///     .get(server.resource_url())
+    ///     .header(AUTHORIZATION, authorization)
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn authorization_header(&self) -> Result<HeaderValue> {
+        let token = self.token().await?;
+        if token.token_type().is_dpop() {
+            return Err(Error::invalid_input(
+                "the token is DPoP-bound: every request needs its own DPoP proof; \
+                 use TokenManager::authorization_headers(method, url), which returns \
+                 the Authorization and DPoP headers",
+            ));
+        }
+        authorization_value("Bearer", &token)
+    }
+
+    /// The headers that authorize one `method` request to `url`:
+    /// `Authorization: Bearer <token>`, or for a DPoP-bound token
+    /// `Authorization: DPoP <token>` and a `DPoP` header with a fresh proof
+    /// for this method and URL (with `ath`, and the nonce last received from
+    /// the URL's origin). Both are marked sensitive. The token comes from
+    /// [`token`](Self::token); `TokenMiddleware` (feature `middleware`)
+    /// authorizes its requests with the same code.
+    ///
+    /// Tokens go only to `https:` URLs (or `http:` ones when the
+    /// configuration allows insecure requests); others are
+    /// [`ErrorKind::InsecureUrl`](crate::ErrorKind::InsecureUrl). A DPoP-bound token needs the manager's DPoP
+    /// handle ([`TokenManagerBuilder::dpop`]).
+    ///
+    /// Make one call per request: a proof is for one request. Afterwards,
+    /// pass the response's headers to
+    /// [`DPoPHandle::record_nonce`] (the next proof then carries the
+    /// resource server's nonce), and on a 401 `invalid_token` call
+    /// [`invalidate_token`](Self::invalidate_token) before asking again.
+    ///
+    /// ```
+    /// use oidckit::reqwest::Method;
+    /// use oidckit::testing::{MockAuthorizationServer, MockClient};
+    /// use oidckit::{ClientAuth, Configuration, DPoPHandle, JwsAlgorithm, TokenManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = MockAuthorizationServer::builder()
+    /// #     .client(MockClient::client_secret_basic("svc", "s3cr3t")).start().await?;
+    /// # let config = Configuration::builder(server.server_metadata(), "svc", ClientAuth::client_secret_basic("s3cr3t"))
+    /// #     .allow_insecure_requests(true).build()?;
+    /// let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256)?;
+    /// let tokens = TokenManager::builder(config).dpop(dpop.clone()).build();
+    /// let url = server.resource_url();
+    /// let headers = tokens.authorization_headers(&Method::GET, &url).await?;
+    /// assert!(headers.contains_key("dpop"));
+    /// let response = tokens.config().http_client().get(url.clone()).headers(headers).send().await?;
+    /// dpop.record_nonce(&url, response.headers());
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub async fn authorization_headers(&self, method: &Method, url: &Url) -> Result<HeaderMap> {
+        let token = self.token().await?;
+        self.authorization_headers_for(&token, method, url)
+    }
+
+    /// The `Authorization` header (and, for a DPoP-bound token, the `DPoP`
+    /// proof) authorizing `method` `url` with `token`; shared with the
+    /// middleware.
+    pub(crate) fn authorization_headers_for(
+        &self,
+        token: &TokenEndpointResponse,
+        method: &Method,
+        url: &Url,
+    ) -> Result<HeaderMap> {
+        // Tokens go only where the configuration allows requests: https:,
+        // or http: with insecure requests allowed.
+        check_url(url, self.config().allow_insecure_requests())?;
+        let mut headers = HeaderMap::with_capacity(2);
+        if token.token_type().is_dpop() {
+            let dpop = self.dpop().ok_or_else(|| {
+                Error::invalid_input(
+                    "the token is DPoP-bound but the token manager has no DPoP handle \
+                     to sign proofs with",
+                )
+            })?;
+            dpop.add_proof(
+                &mut headers,
+                method.as_str(),
+                url,
+                Some(token.access_token()),
+            )?;
+            headers.insert(AUTHORIZATION, authorization_value("DPoP", token)?);
+        } else {
+            headers.insert(AUTHORIZATION, authorization_value("Bearer", token)?);
+        }
+        Ok(headers)
     }
 
     /// Inside the refresh window: start one refresh unless one runs or the
@@ -883,6 +1019,15 @@ impl Inner {
     }
 }
 
+/// `<scheme> <access token>`, marked sensitive.
+fn authorization_value(scheme: &str, token: &TokenEndpointResponse) -> Result<HeaderValue> {
+    let mut value =
+        HeaderValue::from_str(&format!("{scheme} {}", token.access_token().secret()))
+            .map_err(|_| Error::invalid_input("the access token is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// The store key: namespaced by issuer, client id, the request parameters
 /// and the DPoP key (a DPoP-bound token is useless without its key), hashed;
 /// never a secret.
@@ -907,7 +1052,9 @@ fn store_key(
     if let Some(dpop) = dpop {
         material.push_str(dpop.thumbprint());
     }
-    let digest = b64url(&sha256(material.as_bytes()));
+    // `openssl::sha::sha256` cannot fail: no fallback that could map
+    // different managers to one shared key.
+    let digest = b64url(&openssl::sha::sha256(material.as_bytes()));
     format!("oidckit:token:v1:{digest}")
 }
 
@@ -927,11 +1074,13 @@ fn random_fraction(max: Duration) -> Duration {
     max.mul_f64(fraction)
 }
 
-/// Counters striped over cache lines, so concurrent callers on the hot path
-/// do not all write one shared line.
+/// The counters. Hits, counted on the hot path, have a cell per thread;
+/// the others, counted when a caller waits or a refresh starts anyway, are
+/// striped over cache lines, so concurrent callers do not all write one
+/// shared line.
 #[derive(Default)]
 struct Stats {
-    hits: StripedCounter,
+    hits: PerThreadCounter,
     misses: StripedCounter,
     refreshes: StripedCounter,
     failures: StripedCounter,
@@ -964,6 +1113,31 @@ impl StripedCounter {
     }
 }
 
+/// A counter with a cell per thread, owned by the manager: a thread adds to
+/// its own cell with a plain load and store — a locked add alone costs
+/// about as much as the rest of a cache hit's bookkeeping — and `get` sums
+/// the cells.
+#[derive(Default)]
+struct PerThreadCounter(ThreadLocal<CounterCell>);
+
+/// One thread's cell, alone on its cache lines (as [`LocalSlot`]).
+#[repr(align(128))]
+#[derive(Default)]
+struct CounterCell(AtomicU64);
+
+impl PerThreadCounter {
+    fn increment(&self) {
+        let cell = &self.0.get_or_default().0;
+        // Only this thread writes its cell: a thread's slot is handed to
+        // another thread only after the first one has exited.
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,6 +1160,56 @@ mod tests {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(c.get(), 4000);
+    }
+
+    #[test]
+    fn per_thread_counter_counts_across_threads() {
+        let c = Arc::new(PerThreadCounter::default());
+        // More threads than run at once, so thread slots are reused.
+        for _ in 0..3 {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let c = c.clone();
+                    std::thread::spawn(move || (0..1000).for_each(|_| c.increment()))
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+        }
+        c.increment();
+        assert_eq!(c.get(), 24_001);
+    }
+
+    #[test]
+    fn store_keys_are_hashes_that_tell_managers_apart() {
+        use crate::{ClientAuth, JwsAlgorithm, ServerMetadata};
+        let config = |client_id: &str| {
+            let token_endpoint = "https://as.example/token".parse().unwrap();
+            let server = ServerMetadata::new("https://as.example", token_endpoint);
+            Configuration::new(server, client_id, ClientAuth::none()).unwrap()
+        };
+        let params = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let read = params(&[("scope", "read"), ("resource", "urn:api")]);
+        let key = store_key(&config("svc"), &read, None);
+        let digest = key.strip_prefix("oidckit:token:v1:").unwrap();
+        assert_eq!(digest.len(), 43, "base64url SHA-256: {key}");
+        assert!(!key.contains("svc") && !key.contains("read"));
+        let reordered = params(&[("resource", "urn:api"), ("scope", "read")]);
+        assert_eq!(store_key(&config("svc"), &reordered, None), key);
+        let write = params(&[("scope", "write"), ("resource", "urn:api")]);
+        let dpop = DPoPHandle::generate(&config("svc"), JwsAlgorithm::ES256).unwrap();
+        let others = [
+            store_key(&config("other"), &read, None),
+            store_key(&config("svc"), &write, None),
+            store_key(&config("svc"), &read, Some(&dpop)),
+        ];
+        for other in &others {
+            assert_ne!(other, &key);
+        }
     }
 
     #[test]

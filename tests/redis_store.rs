@@ -2,13 +2,18 @@
 //! `bash scripts/test.sh`), started on a free loopback port for these tests.
 #![cfg(feature = "redis")]
 
+use std::collections::HashSet;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use oidckit::testing::{MockAuthorizationServer, MockClient};
-use oidckit::{ClientAuth, Configuration, ManualClock, RedisTokenStore, TokenManager};
+use oidckit::{
+    BoxFuture, ClientAuth, Configuration, ManualClock, RedisTokenStore, TokenEndpointResponse,
+    TokenManager, TokenStore,
+};
+use tokio::sync::watch;
 
 mod support;
 
@@ -75,23 +80,114 @@ impl Drop for Redis {
 
 const SECRET: &str = "fleet-secret";
 
+/// Who took the fetch lock, who was refused it and who is saving a token,
+/// as the stores saw it.
+#[derive(Debug, Default)]
+struct LockOutcomes {
+    taken_by: HashSet<usize>,
+    refused_to: HashSet<usize>,
+    saving: HashSet<usize>,
+}
+
+/// A `RedisTokenStore` that reports lock outcomes and holds every save
+/// until its gate opens: so a test can act at a known point of the fetch
+/// protocol instead of after a guessed delay.
+#[derive(Debug)]
+struct ObservedStore {
+    instance: usize,
+    redis: RedisTokenStore,
+    outcomes: Arc<watch::Sender<LockOutcomes>>,
+    save_gate: watch::Receiver<bool>,
+}
+
+impl TokenStore for ObservedStore {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, oidckit::Result<Option<TokenEndpointResponse>>> {
+        self.redis.load(key)
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a TokenEndpointResponse,
+        ttl: Duration,
+    ) -> BoxFuture<'a, oidckit::Result<()>> {
+        Box::pin(async move {
+            self.outcomes.send_modify(|o| {
+                o.saving.insert(self.instance);
+            });
+            let mut gate = self.save_gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            self.redis.save(key, token, ttl).await
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        key: &'a str,
+        access_token: &'a str,
+    ) -> BoxFuture<'a, oidckit::Result<()>> {
+        self.redis.remove(key, access_token)
+    }
+
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, oidckit::Result<Option<String>>> {
+        Box::pin(async move {
+            let result = self.redis.try_lock(key, ttl).await;
+            if let Ok(owner) = &result {
+                self.outcomes.send_modify(|o| {
+                    if owner.is_some() {
+                        o.taken_by.insert(self.instance);
+                    } else {
+                        o.refused_to.insert(self.instance);
+                    }
+                });
+            }
+            result
+        })
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        key: &'a str,
+        lock_token: &'a str,
+    ) -> BoxFuture<'a, oidckit::Result<()>> {
+        self.redis.unlock(key, lock_token)
+    }
+}
+
 struct Fleet {
     server: MockAuthorizationServer,
     clock: ManualClock,
     managers: Vec<TokenManager>,
+    outcomes: Arc<watch::Sender<LockOutcomes>>,
+    save_gate: watch::Sender<bool>,
 }
 
 /// Three managers, each with its own configuration and HTTP client (three
-/// instances of a service), sharing one Redis.
+/// instances of a service), sharing one Redis. Saves go through at once.
 async fn fleet(redis: &Redis) -> Fleet {
+    fleet_with_save_gate(redis, true).await
+}
+
+/// Like [`fleet`]; with `saves_open` false, every save waits until
+/// `Fleet::save_gate` is set to true.
+async fn fleet_with_save_gate(redis: &Redis, saves_open: bool) -> Fleet {
     let server = MockAuthorizationServer::builder()
         .client(MockClient::client_secret_basic("fleet", SECRET))
         .start()
         .await
         .unwrap();
     let clock = ManualClock::new(SystemTime::now());
+    let outcomes = Arc::new(watch::Sender::new(LockOutcomes::default()));
+    let (save_gate, gate_rx) = watch::channel(saves_open);
     let managers = (0..3)
-        .map(|_| {
+        .map(|instance| {
             let config = Configuration::builder(
                 server.server_metadata(),
                 "fleet",
@@ -103,7 +199,12 @@ async fn fleet(redis: &Redis) -> Fleet {
             .unwrap();
             TokenManager::builder(config)
                 .scope("read")
-                .store(RedisTokenStore::new(&redis.url()).unwrap())
+                .store(ObservedStore {
+                    instance,
+                    redis: RedisTokenStore::new(&redis.url()).unwrap(),
+                    outcomes: outcomes.clone(),
+                    save_gate: gate_rx.clone(),
+                })
                 .build()
         })
         .collect();
@@ -111,6 +212,8 @@ async fn fleet(redis: &Redis) -> Fleet {
         server,
         clock,
         managers,
+        outcomes,
+        save_gate,
     }
 }
 
@@ -228,12 +331,10 @@ async fn a_manager_starts_even_if_redis_is_down_from_the_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_dying_while_the_lock_is_held_fails_nothing() {
     let mut redis = Redis::start();
-    let fleet = fleet(&redis).await;
-    // The lock holder's token request is slow; Redis dies meanwhile, so its
-    // save and unlock fail and the waiters lose the store mid-poll.
-    fleet
-        .server
-        .fail_next_token_request(oidckit::testing::Fault::Delay(Duration::from_millis(500)));
+    // The lock holder's save waits for the gate; Redis dies meanwhile, so
+    // its save and unlock fail and the waiters lose the store mid-poll.
+    let fleet = fleet_with_save_gate(&redis, false).await;
+    let mut outcomes = fleet.outcomes.subscribe();
     let pending = tokio::spawn({
         let managers = fleet.managers.clone();
         async move {
@@ -248,8 +349,25 @@ async fn redis_dying_while_the_lock_is_held_fails_nothing() {
             results
         }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Wait (bounded) until one instance holds the lock and is about to save
+    // its new token, and both others were refused the lock, i.e. are
+    // polling the store for that token.
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        outcomes.wait_for(|o| {
+            o.taken_by.len() == 1 && o.saving == o.taken_by && o.refused_to.len() == 2
+        }),
+    )
+    .await
+    .expect("one instance took the lock and the two others wait for it")
+    .unwrap();
+    assert_eq!(
+        fleet.server.token_request_count(),
+        1,
+        "only the lock holder has asked for a token"
+    );
     redis.kill();
+    fleet.save_gate.send_replace(true);
     for result in pending.await.unwrap() {
         result.expect("every instance still gets a token");
     }

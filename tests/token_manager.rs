@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use oidckit::reqwest::header::AUTHORIZATION;
+use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
-    ClientAuth, Configuration, DPoPHandle, InMemoryTokenStore, JwsAlgorithm, ManualClock,
-    TokenEndpointResponse, TokenManager, TokenStore,
+    ClientAuth, Configuration, DPoPHandle, ErrorKind, InMemoryTokenStore, JwsAlgorithm,
+    ManualClock, TokenEndpointResponse, TokenManager, TokenStore, DPOP_HEADER,
 };
 use serde_json::json;
 
@@ -444,7 +446,7 @@ async fn paused_setup(lifetime: u64) -> (MockAuthorizationServer, Configuration)
 
 #[tokio::test(start_paused = true)]
 async fn background_refresh_renews_before_expiry_without_callers() {
-    let (_server, config) = paused_setup(600).await;
+    let (server, config) = paused_setup(600).await;
     let tokens = TokenManager::builder(config)
         .refresh_skew(Duration::from_secs(60))
         .background_refresh(Duration::from_secs(30))
@@ -457,6 +459,7 @@ async fn background_refresh_renews_before_expiry_without_callers() {
         secret(&first),
         "not before refresh_at - jitter"
     );
+    assert_eq!(server.token_request_count(), 1, "no refresh yet");
     tokio::time::sleep(Duration::from_secs(40)).await;
     let renewed = tokens.cached().expect("a token is cached");
     assert_ne!(
@@ -465,6 +468,12 @@ async fn background_refresh_renews_before_expiry_without_callers() {
         "renewed in the background"
     );
     assert!(renewed.expires_in().unwrap() > Duration::from_secs(500));
+    assert_eq!(
+        server.token_request_count(),
+        2,
+        "exactly one background refresh"
+    );
+    assert_eq!(tokens.stats().misses, 1, "no caller waited for it");
 }
 
 #[tokio::test]
@@ -527,7 +536,208 @@ async fn background_refresh_of_instantly_expiring_tokens_is_rate_limited() {
         .retry_backoff(Duration::from_secs(1), Duration::from_secs(60))
         .build();
     tokio::time::sleep(Duration::from_secs(10)).await;
+    // One at once (nothing cached), then one a second (the initial
+    // backoff): 10 or 11 in 10 s of Tokio's paused time.
     let n = server.token_request_count();
     assert!(n <= 12, "at most about one refresh a second, got {n}");
+    assert!(n >= 9, "the background task keeps refreshing, got {n}");
+    assert_eq!(
+        tokens.stats().refreshes as usize,
+        n,
+        "one request per refresh"
+    );
+    assert_eq!(tokens.stats().failures, 0);
     drop(tokens);
+}
+
+#[tokio::test]
+async fn a_dropped_managers_token_is_freed_on_every_thread() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    tokens.token().await.unwrap();
+    // The copies `cached()` serves on this thread and on another one, which
+    // then stays alive without touching any manager again.
+    let here = Arc::downgrade(&tokens.cached().unwrap());
+    let (copy_tx, copy_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let other_thread = std::thread::spawn({
+        let tokens = tokens.clone();
+        move || {
+            let copy = Arc::downgrade(&tokens.cached().unwrap());
+            drop(tokens);
+            copy_tx.send(copy).unwrap();
+            done_rx.recv().unwrap();
+        }
+    });
+    let there = copy_rx.recv().unwrap();
+    assert!(here.upgrade().is_some() && there.upgrade().is_some());
+    drop(tokens);
+    assert!(
+        here.upgrade().is_none(),
+        "this thread's copy of the token outlived the manager"
+    );
+    assert!(
+        there.upgrade().is_none(),
+        "another thread's copy of the token outlived the manager"
+    );
+    done_tx.send(()).unwrap();
+    other_thread.join().unwrap();
+}
+
+#[tokio::test]
+async fn authorization_header_for_bearer_tokens() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    let value = tokens.authorization_header().await.unwrap();
+    assert!(value.is_sensitive());
+    let token = tokens.token().await.unwrap();
+    assert_eq!(
+        value.to_str().unwrap(),
+        format!("Bearer {}", secret(&token))
+    );
+    let response = tokens
+        .config()
+        .http_client()
+        .get(s.server.resource_url())
+        .header(AUTHORIZATION, value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The two-header form gives the same for a Bearer token, and no proof.
+    let headers = tokens
+        .authorization_headers(&Method::POST, &s.server.resource_url())
+        .await
+        .unwrap();
+    assert_eq!(headers.len(), 1);
+    assert_eq!(
+        headers[AUTHORIZATION].to_str().unwrap(),
+        format!("Bearer {}", secret(&token))
+    );
+    assert!(headers[AUTHORIZATION].is_sensitive());
+    assert_eq!(s.server.token_request_count(), 1, "one cached token");
+}
+
+#[tokio::test]
+async fn authorization_headers_go_only_to_allowed_urls() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .start()
+        .await
+        .unwrap();
+    // Insecure requests not allowed: the mock's http: resource is refused.
+    let config = Configuration::builder(
+        server.server_metadata(),
+        "svc",
+        ClientAuth::client_secret_basic("s3cr3t"),
+    )
+    .build()
+    .unwrap();
+    let tokens = TokenManager::builder(config).build();
+    tokens
+        .set_token(
+            serde_json::from_value(
+                json!({"access_token": "t", "token_type": "Bearer", "expires_in": 60}),
+            )
+            .unwrap(),
+        )
+        .await;
+    for url in [
+        server.resource_url(),
+        "ftp://api.example/x".parse().unwrap(),
+    ] {
+        let err = tokens
+            .authorization_headers(&Method::GET, &url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InsecureUrl, "{url}: {err:?}");
+    }
+    assert!(tokens
+        .authorization_headers(&Method::GET, &"https://api.example/x".parse().unwrap())
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn authorization_headers_for_dpop_bound_tokens() {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_basic("svc", "s3cr3t"))
+        .require_dpop_nonce(true)
+        .start()
+        .await
+        .unwrap();
+    let config = support::config(&server, "svc", ClientAuth::client_secret_basic("s3cr3t"));
+    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let tokens = TokenManager::builder(config).dpop(dpop.clone()).build();
+    // The header alone would be refused: the error says what to call.
+    let err = tokens.authorization_header().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("TokenManager::authorization_headers(method, url)"),
+        "{err}"
+    );
+    let token = tokens.token().await.unwrap();
+    let url = server.resource_url();
+    let http = tokens.config().http_client().clone();
+    for method in [Method::GET, Method::POST] {
+        let headers = tokens.authorization_headers(&method, &url).await.unwrap();
+        assert_eq!(
+            headers[AUTHORIZATION].to_str().unwrap(),
+            format!("DPoP {}", secret(&token))
+        );
+        assert!(headers[AUTHORIZATION].is_sensitive() && headers[DPOP_HEADER].is_sensitive());
+        let claims = support::jwt_claims(headers[DPOP_HEADER].to_str().unwrap());
+        assert_eq!(claims["htm"], method.as_str());
+        assert_eq!(claims["htu"], url.as_str());
+        assert!(claims["ath"].is_string() && claims["nonce"].is_string());
+        let response = http
+            .request(method.clone(), url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .unwrap();
+        dpop.record_nonce(&url, response.headers());
+        assert_eq!(response.status(), 200, "{method}");
+    }
+    // A new nonce: the first proof is refused, the next one (after
+    // record_nonce) carries it.
+    server.rotate_dpop_nonce();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let headers = tokens
+            .authorization_headers(&Method::GET, &url)
+            .await
+            .unwrap();
+        let response = http.get(url.clone()).headers(headers).send().await.unwrap();
+        dpop.record_nonce(&url, response.headers());
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 200]);
+    assert_eq!(
+        server.token_request_count(),
+        2,
+        "one token, after one nonce retry"
+    );
+}
+
+#[tokio::test]
+async fn a_dpop_token_without_a_dpop_handle_is_refused() {
+    let s = setup().await;
+    let tokens = TokenManager::builder(s.config.clone()).build();
+    tokens
+        .set_token(
+            serde_json::from_value(
+                json!({"access_token": "bound", "token_type": "DPoP", "expires_in": 60,
+                       "expires_at": START + 60}),
+            )
+            .unwrap(),
+        )
+        .await;
+    let err = tokens
+        .authorization_headers(&Method::GET, &s.server.resource_url())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no DPoP handle"), "{err}");
+    assert!(tokens.authorization_header().await.is_err());
 }
