@@ -133,24 +133,11 @@ mod error;
 mod grants;
 mod into_url;
 mod jose;
-#[cfg(feature = "middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
-mod middleware;
 mod options;
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-mod redis_store;
 mod resource;
 mod token_manager;
-mod token_store;
 mod tokens;
 mod transport;
-
-// Old module paths, for the token manager files until they move into their folder.
-use endpoint::www_authenticate;
-use grants as grant;
-use grants::response;
-use transport as http;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -189,19 +176,19 @@ pub use grants::{
 };
 pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
+pub use options::{BoxFuture, Call, RequestOptions};
+pub use resource::{fetch_protected_resource, ResourceRequest};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
-pub use middleware::TokenMiddleware;
-pub use options::{Call, RequestOptions};
+pub use token_manager::middleware::TokenMiddleware;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis_store::RedisTokenStore;
-pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use token_manager::redis::RedisTokenStore;
+pub use token_manager::store::{InMemoryTokenStore, TokenStore};
 pub use token_manager::{
     TokenFetcher, TokenManager, TokenManagerBuilder, TokenManagerStats, DEFAULT_REFRESH_SKEW,
     DEFAULT_TOKEN_LIFETIME,
 };
-pub use token_store::{BoxFuture, InMemoryTokenStore, TokenStore};
 pub use tokens::introspection::{
     build_introspection_request, process_introspection_response, token_introspection,
     IntrospectionResponse,

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, ErrorKind, Result};
 
-pub use crate::token_store::BoxFuture;
+/// A boxed, `Send` future, as [`Call`] and the
+/// [`TokenStore`](crate::TokenStore) methods return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Per-request options, the same for every network call (as oauth4webapi's
 /// `HttpRequestOptions`): extra headers, additional parameters, a timeout

@@ -372,7 +372,7 @@ impl ClientAuth {
                 jose::sign_hmac_jwt(*alg, secret.secret().as_bytes(), claims)
             }
             Method::PrivateKeyJwt(key) => key.sign_jwt(None, &[], claims),
-            _ => Err(Error::invalid_configuration(format!(
+            _ => Err(Error::signing(format!(
                 "{} sends no assertion",
                 self.method_name()
             ))),

@@ -4,10 +4,10 @@
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
+use crate::endpoint::www_authenticate::challenges_from_headers;
 use crate::error::Error;
-use crate::response::TokenEndpointResponse;
+use crate::grants::response::TokenEndpointResponse;
 use crate::token_manager::TokenManager;
-use crate::www_authenticate::challenges_from_headers;
 
 /// A [`reqwest_middleware::Middleware`] that authorizes every request with
 /// a token from a [`TokenManager`]: `Authorization: Bearer <token>`, or

@@ -13,29 +13,39 @@
 //! an `arc-swap`) into the thread's slot. The slots belong to the manager,
 //! so no copy of a token outlives it.
 
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub(crate) mod middleware;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub(crate) mod redis;
+pub(crate) mod single_flight;
+pub(crate) mod store;
+
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
 use thread_local::ThreadLocal;
-use tokio::sync::watch;
 use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
-use crate::grant::client_credentials_grant;
-use crate::http::check_url;
+use crate::grants::client_credentials_grant;
+use crate::grants::response::TokenEndpointResponse;
 use crate::jose::b64url;
-use crate::response::TokenEndpointResponse;
-use crate::token_store::{BoxFuture, TokenStore};
+use crate::options::BoxFuture;
+use crate::transport::check_url;
+use single_flight::{Begin, Flight, SingleFlight};
+use store::TokenStore;
 
 /// Default time before expiry at which a token is refreshed.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
@@ -234,8 +244,7 @@ impl TokenManagerBuilder {
                 current: ArcSwapOption::empty(),
                 generation: AtomicU64::new(0),
                 local: ThreadLocal::new(),
-                flight: Mutex::new(None),
-                refreshing: AtomicBool::new(false),
+                refreshes: SingleFlight::default(),
                 retry_not_before: AtomicU64::new(0),
                 failures_in_row: AtomicU64::new(0),
                 background_started: AtomicBool::new(false),
@@ -361,8 +370,7 @@ struct Inner {
     /// on every thread, whether or not that thread runs again.
     local: ThreadLocal<LocalSlot>,
     /// The refresh in flight, which every caller needing a token waits on.
-    flight: Mutex<Option<Flight>>,
-    refreshing: AtomicBool,
+    refreshes: SingleFlight<Arc<Entry>>,
     /// Unix milliseconds before which the refresh window does not start
     /// another attempt (backoff after a failure).
     retry_not_before: AtomicU64,
@@ -386,37 +394,6 @@ struct LocalEntry {
     expires_at: SystemTime,
     token: Arc<TokenEndpointResponse>,
 }
-
-/// Ends a flight however its task ends: with its result, or — if the task
-/// panicked or was dropped with its runtime — with an error, so waiters are
-/// released and the next call starts a new flight.
-struct FlightGuard {
-    inner: Arc<Inner>,
-    tx: Option<watch::Sender<Option<Result<Arc<Entry>>>>>,
-}
-
-impl FlightGuard {
-    fn finish(&mut self, result: Result<Arc<Entry>>) {
-        *self.inner.flight.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.inner.refreshing.store(false, Ordering::Release);
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Some(result));
-        }
-    }
-}
-
-impl Drop for FlightGuard {
-    fn drop(&mut self) {
-        if self.tx.is_some() {
-            self.finish(Err(Error::invalid_configuration(
-                "the token refresh was interrupted (a hook panicked or the runtime shut down)",
-            )));
-        }
-    }
-}
-
-/// A refresh in flight: its result, once there, for every waiter.
-type Flight = watch::Receiver<Option<Result<Arc<Entry>>>>;
 
 /// A served token and when to refresh it.
 struct Entry {
@@ -705,7 +682,7 @@ impl TokenManager {
     /// last one failed too recently.
     fn refresh_ahead(&self, now: SystemTime, seen: u64) {
         let inner = &self.inner;
-        if inner.refreshing.load(Ordering::Acquire) {
+        if inner.refreshes.is_running() {
             return;
         }
         if millis(now) < inner.retry_not_before.load(Ordering::Acquire) {
@@ -722,54 +699,27 @@ impl TokenManager {
     /// `seen`, the generation the caller found stale: if the entry changed
     /// since and is fresh, it is served without another refresh.
     async fn await_refresh(&self, seen: Option<u64>) -> Result<Arc<TokenEndpointResponse>> {
-        let mut rx = self.flight(seen);
-        let result = match rx.wait_for(Option::is_some).await {
-            Ok(result) => result.clone(),
-            Err(_) => None,
-        };
-        match result {
-            Some(Ok(entry)) => Ok(entry.token.clone()),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::invalid_configuration(
-                "the token refresh task ended without a result",
-            )),
-        }
+        let entry = self.flight(seen).result().await?;
+        Ok(entry.token.clone())
     }
 
-    /// Joins the refresh in flight, or starts one in its own task (so a
-    /// caller that gives up does not cancel it for the others).
-    fn flight(&self, seen: Option<u64>) -> Flight {
+    /// Joins the refresh in flight, or starts one.
+    fn flight(&self, seen: Option<u64>) -> Flight<Arc<Entry>> {
         let inner = &self.inner;
-        let mut slot = inner.flight.lock().unwrap_or_else(|e| e.into_inner());
-        // A flight whose task is gone (a panic in a hook, a runtime shut
-        // down) is not joined: its sender is dropped.
-        if let Some(rx) = slot.as_ref().filter(|rx| rx.has_changed().is_ok()) {
-            return rx.clone();
-        }
-        if let Some(seen) = seen {
-            if inner.generation.load(Ordering::Acquire) != seen {
-                if let Some(entry) = inner.current.load_full() {
-                    if inner.clock.now() < entry.refresh_at {
-                        return watch::channel(Some(Ok(entry))).1;
+        inner.refreshes.join_or_begin(|| {
+            if let Some(seen) = seen {
+                if inner.generation.load(Ordering::Acquire) != seen {
+                    if let Some(entry) = inner.current.load_full() {
+                        if inner.clock.now() < entry.refresh_at {
+                            return Begin::Done(Ok(entry));
+                        }
                     }
                 }
             }
-        }
-        let (tx, rx) = watch::channel(None);
-        *slot = Some(rx.clone());
-        inner.refreshing.store(true, Ordering::Release);
-        inner.stats.refreshes.increment();
-        drop(slot);
-        let guard = FlightGuard {
-            inner: inner.clone(),
-            tx: Some(tx),
-        };
-        tokio::spawn(async move {
-            let mut guard = guard;
-            let result = guard.inner.refresh().await;
-            guard.finish(result);
-        });
-        rx
+            inner.stats.refreshes.increment();
+            let inner = inner.clone();
+            Begin::Run(async move { inner.refresh().await })
+        })
     }
 
     fn start_background(&self) {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
+use super::store::TokenStore;
 use crate::error::{Error, Result};
-use crate::response::TokenEndpointResponse;
-use crate::token_store::{BoxFuture, TokenStore};
+use crate::grants::response::TokenEndpointResponse;
+use crate::options::BoxFuture;
 
 /// Deletes the key only if it still holds the caller's lock token.
 const UNLOCK: &str = r#"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"#;
@@ -64,6 +65,8 @@ impl RedisTokenStore {
     /// A store for the Redis at `url` (`redis://[:password@]host:port[/db]`).
     /// Nothing is connected until the first use.
     pub fn new(url: &str) -> Result<Self> {
+        // Only the error's kind, not the error: its text may quote the URL,
+        // and a Redis URL may carry a password.
         let client = redis::Client::open(url).map_err(|e| {
             Error::invalid_configuration(format!("invalid Redis URL ({:?})", e.kind()))
         })?;
@@ -110,7 +113,7 @@ impl RedisTokenStore {
 }
 
 fn store_error(e: redis::RedisError) -> Error {
-    Error::token_store(format!("Redis: {e}"))
+    Error::token_store("Redis").with_source(e)
 }
 
 fn eval(script: &str, key: &str, arg: &str) -> redis::Cmd {
@@ -145,7 +148,7 @@ impl TokenStore for RedisTokenStore {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let json = serde_json::to_string(token)
-                .map_err(|e| Error::token_store(format!("cannot serialise the token: {e}")))?;
+                .map_err(|e| Error::token_store("cannot serialise the token").with_source(e))?;
             let mut cmd = redis::cmd("SET");
             cmd.arg(key).arg(json).arg("PX").arg(millis(ttl));
             self.run::<()>(cmd).await

@@ -4,16 +4,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::response::TokenEndpointResponse;
+use crate::grants::response::TokenEndpointResponse;
 
-/// A boxed, `Send` future, as the [`TokenStore`] methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::options::BoxFuture;
 
 /// Shared storage for tokens, so several managers (in one process or across
 /// a fleet) obtain one token per expiry instead of one each.
