@@ -741,3 +741,28 @@ async fn a_dpop_token_without_a_dpop_handle_is_refused() {
     assert!(err.to_string().contains("no DPoP handle"), "{err}");
     assert!(tokens.authorization_header().await.is_err());
 }
+
+#[tokio::test]
+async fn request_options_apply_to_every_token_request() {
+    let Setup { server, config, .. } = setup().await;
+    let options = oidckit::RequestOptions::new()
+        .header(
+            oidckit::reqwest::header::HeaderName::from_static("x-tenant"),
+            oidckit::reqwest::header::HeaderValue::from_static("blue"),
+        )
+        .param("audience", "orders")
+        .timeout(Duration::from_millis(300));
+    let tokens = TokenManager::builder(config)
+        .scope("read")
+        .request_options(options)
+        .build();
+    tokens.token().await.unwrap();
+    let request = server.last_token_request().unwrap();
+    assert_eq!(request.headers["x-tenant"], "blue");
+    assert_eq!(request.param("audience"), Some("orders"));
+    assert_eq!(request.param("scope"), Some("read"));
+    // A timeout in the options bounds the manager's requests too.
+    server.fail_next_token_request(oidckit::testing::Fault::Delay(Duration::from_secs(5)));
+    let err = tokens.force_refresh().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}

@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::grants::client_credentials_grant;
 use crate::grants::response::TokenEndpointResponse;
 use crate::jose::b64url;
-use crate::options::BoxFuture;
+use crate::options::{BoxFuture, RequestOptions};
 use crate::transport::check_url;
 use single_flight::{Begin, Flight, SingleFlight};
 use store::TokenStore;
@@ -86,6 +86,7 @@ pub struct TokenManagerBuilder {
     store: Option<Arc<dyn TokenStore>>,
     clock: Option<Arc<dyn Clock>>,
     backoff: (Duration, Duration),
+    options: RequestOptions,
 }
 
 impl fmt::Debug for TokenManagerBuilder {
@@ -217,20 +218,34 @@ impl TokenManagerBuilder {
         self
     }
 
+    /// The options of every token request the manager sends (a timeout per
+    /// request, extra headers or parameters), as for any call. A DPoP handle
+    /// in them is the manager's, as if given to [`dpop`](Self::dpop); a
+    /// deadline or cancellation token would end every later refresh too, so
+    /// set those per call on your own requests instead.
+    pub fn request_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Builds the manager. With background refresh, the task starts here if
     /// called inside a Tokio runtime, else at the first
     /// [`TokenManager::token`] call that has to wait for a token.
     pub fn build(self) -> TokenManager {
         let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
-        let store_key = store_key(&self.config, &self.params, self.dpop.as_ref());
+        let mut options = self.options;
+        let dpop = self.dpop.or_else(|| options.dpop.take());
+        let store_key = store_key(&self.config, &self.params, dpop.as_ref());
         // A fetch may take two requests (a DPoP nonce retry), each up to the
         // timeout; the lock must outlive it.
-        let lock_ttl = self.config.timeout() * 2 + Duration::from_secs(5);
+        let timeout = options.timeout.unwrap_or_else(|| self.config.timeout());
+        let lock_ttl = timeout * 2 + Duration::from_secs(5);
         let manager = TokenManager {
             inner: Arc::new(Inner {
                 config: self.config,
                 params: self.params,
-                dpop: self.dpop,
+                dpop,
+                options,
                 refresh_skew: self.refresh_skew,
                 default_lifetime: self.default_lifetime,
                 background_jitter: self.background_jitter,
@@ -338,8 +353,9 @@ impl TokenFetcher {
     /// manager's `on_update` hook with it.
     pub async fn fetch(&self) -> Result<TokenEndpointResponse> {
         let inner = &self.inner;
-        let token =
-            client_credentials_grant(&inner.config, &inner.params, inner.dpop.as_ref()).await?;
+        let token = client_credentials_grant(&inner.config, &inner.params, inner.dpop.as_ref())
+            .options(inner.options.clone())
+            .await?;
         if let Some(on_update) = &inner.on_update {
             on_update(&token);
         }
@@ -361,6 +377,8 @@ struct Inner {
     lock_ttl: Duration,
     clock: Arc<dyn Clock>,
     backoff: (Duration, Duration),
+    /// The options of every token request.
+    options: RequestOptions,
     /// The token being served, with its refresh and expiry times.
     current: ArcSwapOption<Entry>,
     /// Bumped after every change of `current`.
@@ -417,6 +435,7 @@ impl TokenManager {
             store: None,
             clock: None,
             backoff: (Duration::from_secs(1), Duration::from_secs(60)),
+            options: RequestOptions::default(),
         }
     }
 
