@@ -153,7 +153,7 @@ impl RequestOptions {
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<'a, T> {
     options: RequestOptions,
-    start: Box<dyn FnOnce(RequestOptions) -> BoxFuture<'a, Result<T>> + Send + 'a>,
+    start: Box<dyn FnOnce(RequestOptions) -> BoxFuture<'a, Result<T>> + Send + Sync + 'a>,
 }
 
 impl<T> fmt::Debug for Call<'_, T> {
@@ -166,7 +166,7 @@ impl<T> fmt::Debug for Call<'_, T> {
 
 impl<'a, T: 'a> Call<'a, T> {
     /// A call that runs `start` with its options when awaited.
-    pub(crate) fn new<F>(start: impl FnOnce(RequestOptions) -> F + Send + 'a) -> Self
+    pub(crate) fn new<F>(start: impl FnOnce(RequestOptions) -> F + Send + Sync + 'a) -> Self
     where
         F: Future<Output = Result<T>> + Send + 'a,
     {
@@ -180,7 +180,7 @@ impl<'a, T: 'a> Call<'a, T> {
     /// bad input is reported here.
     pub(crate) fn fail(error: Error) -> Self
     where
-        T: Send,
+        T: Send + Sync,
     {
         Self::new(move |_| std::future::ready(Err(error)))
     }

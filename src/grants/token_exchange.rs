@@ -41,6 +41,7 @@ pub mod token_types {
 /// ```
 #[derive(Clone, Default)]
 #[must_use]
+#[non_exhaustive]
 pub struct TokenExchange {
     /// The token that represents the party on whose behalf the request is made.
     pub subject_token: String,
