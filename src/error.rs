@@ -448,6 +448,7 @@ impl Error {
         Self::new(ErrorKind::Signing, message)
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // only Redis fails
     pub(crate) fn token_store(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::TokenStore, message)
     }
