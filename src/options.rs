@@ -24,6 +24,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
 use crate::dpop::DPoPHandle;
+use crate::endpoint::request::refuse_library_headers;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A boxed, `Send` future, as [`Call`] and the
@@ -214,13 +215,16 @@ pub(crate) async fn guarded<T>(
     deadline: Option<Instant>,
     cancel: Option<CancellationToken>,
 ) -> Result<T> {
+    // A deadline already passed ends the call before it signs or sends
+    // anything (a timer polls its future once before looking at the time).
+    if deadline.is_some_and(|at| Instant::now() >= at) {
+        return Err(deadline_passed());
+    }
     let bounded = async {
         match deadline {
             Some(at) => tokio::time::timeout_at(at.into(), call)
                 .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(ErrorKind::Timeout, "the call's deadline passed"))
-                }),
+                .unwrap_or_else(|_| Err(deadline_passed())),
             None => call.await,
         }
     };
@@ -231,5 +235,37 @@ pub(crate) async fn guarded<T>(
             result = bounded => result,
         },
         None => bounded.await,
+    }
+}
+
+fn deadline_passed() -> Error {
+    Error::new(ErrorKind::Timeout, "the call's deadline passed")
+}
+
+/// What a call can do with the options it is given: those it cannot use
+/// are refused rather than silently ignored.
+#[derive(Clone, Copy)]
+pub(crate) struct Accepts {
+    /// The call sends a form, so `param`s have a place.
+    pub form_params: bool,
+    /// The call can send a DPoP proof.
+    pub dpop: bool,
+    /// Headers the library owns for this call (lowercase names).
+    pub owned_headers: &'static [&'static str],
+}
+
+impl RequestOptions {
+    /// Refuses what the call cannot use: parameters without a form, a DPoP
+    /// handle where no proof is sent, a header the library owns.
+    pub(crate) fn check(&self, accepts: Accepts) -> Result<()> {
+        if !accepts.form_params && !self.params.is_empty() {
+            return Err(Error::invalid_input(
+                "this call sends no form: parameters have no place (put them in the URL or the body)",
+            ));
+        }
+        if !accepts.dpop && self.dpop.is_some() {
+            return Err(Error::invalid_input("this call sends no DPoP proof"));
+        }
+        refuse_library_headers(&self.headers, accepts.owned_headers)
     }
 }

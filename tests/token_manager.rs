@@ -766,3 +766,44 @@ async fn request_options_apply_to_every_token_request() {
     let err = tokens.force_refresh().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
 }
+
+#[tokio::test]
+async fn request_options_choose_the_token_and_key_the_store() {
+    // Two managers sharing a store, asking for different audiences through
+    // their options, must not serve each other's token.
+    let Setup { server, config, .. } = setup().await;
+    let store: Arc<dyn TokenStore> = Arc::new(InMemoryTokenStore::new());
+    let manager = |audience: &'static str| {
+        TokenManager::builder(config.clone())
+            .scope("read")
+            .shared_store(store.clone())
+            .request_options(oidckit::RequestOptions::new().param("audience", audience))
+            .build()
+    };
+    let orders = manager("orders").token().await.unwrap();
+    let billing = manager("billing").token().await.unwrap();
+    assert_eq!(server.token_request_count(), 2);
+    assert_ne!(
+        orders.access_token().secret(),
+        billing.access_token().secret()
+    );
+    // The same options share the one token.
+    let again = manager("orders").token().await.unwrap();
+    assert_eq!(server.token_request_count(), 2);
+    assert_eq!(
+        again.access_token().secret(),
+        orders.access_token().secret()
+    );
+
+    // A deadline would end every later refresh: refused, and nothing sent.
+    let deadline = oidckit::RequestOptions::new()
+        .deadline(std::time::Instant::now() + Duration::from_secs(60));
+    let err = TokenManager::builder(config)
+        .request_options(deadline)
+        .build()
+        .token()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(server.token_request_count(), 2);
+}

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
-use oidckit::{ClientAuth, Configuration, ServerMetadata};
+use oidckit::{ClientAuth, Configuration, EndpointResponse, ServerMetadata};
 
 const STATUSES: &[u16] = &[200, 400, 401, 403, 500, 201, 204, 302, 429, 503];
 
@@ -70,7 +70,13 @@ fuzz_target!(|data: &[u8]| {
             headers.insert(WWW_AUTHENTICATE, v);
         }
     }
-    match oidckit::process_token_response(config, status, &headers, body) {
+    let response = EndpointResponse::new(
+        "https://as.example/token".parse().unwrap(),
+        status,
+        headers,
+        body.to_vec(),
+    );
+    match oidckit::process_token_response(&config.context(), &response) {
         Ok(token) => {
             let _ = format!("{token:?}");
             let _ = token.expires_in();

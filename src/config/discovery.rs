@@ -11,11 +11,11 @@ use url::Url;
 use crate::client_auth::ClientAuth;
 use crate::config::metadata::ServerMetadata;
 use crate::config::{settings_setters, Configuration, Settings};
-use crate::endpoint::request::{refuse_library_headers, EndpointRequest};
+use crate::endpoint::request::{EndpointRequest, LIBRARY_HEADERS};
 use crate::endpoint::response::expect_status;
 use crate::error::{Error, ErrorKind, Result};
 use crate::into_url::IntoUrl;
-use crate::options::{BoxFuture, Call, RequestOptions};
+use crate::options::{Accepts, BoxFuture, Call, RequestOptions};
 use crate::transport::{self, EndpointResponse};
 
 /// Which well-known URL to read.
@@ -153,10 +153,11 @@ impl IntoFuture for Discovery {
             let client = settings.http_client()?;
             settings.http_client = Some(client.clone());
             let mut request = build_discovery_request(&issuer, algorithm);
-            if !options.params.is_empty() {
-                return Err(Error::invalid_input("discovery takes no parameters"));
-            }
-            refuse_library_headers(&options.headers, &["accept", "authorization", "dpop"])?;
+            options.check(Accepts {
+                form_params: false,
+                dpop: false,
+                owned_headers: &LIBRARY_HEADERS,
+            })?;
             for (name, value) in &options.headers {
                 request.headers_mut().append(name.clone(), value.clone());
             }

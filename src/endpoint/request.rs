@@ -13,7 +13,7 @@ use super::{Endpoint, EndpointContext};
 use crate::client_auth::AuthContext;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
-use crate::options::RequestOptions;
+use crate::options::{Accepts, RequestOptions};
 
 /// One form parameter: a `(name, value)` pair of anything string-like, or a
 /// reference to one. Lets calls take `&[("scope", "read")]`, a `Vec<(String,
@@ -59,7 +59,7 @@ const LIBRARY_PARAMS: [&str; 5] = [
 /// the configured client authentication (and DPoP handle), never per call;
 /// the others control the message framing and the connection, or would be
 /// replaced silently.
-const LIBRARY_HEADERS: [&str; 10] = [
+pub(crate) const LIBRARY_HEADERS: [&str; 10] = [
     "authorization",
     "dpop",
     "content-type",
@@ -70,6 +70,19 @@ const LIBRARY_HEADERS: [&str; 10] = [
     "te",
     "upgrade",
     "accept",
+];
+
+/// The headers the library owns on a protected-resource call: the body and
+/// what it accepts are the caller's.
+pub(crate) const RESOURCE_LIBRARY_HEADERS: [&str; 8] = [
+    "authorization",
+    "dpop",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "te",
+    "upgrade",
 ];
 
 /// A request ready to send: [`method`](Self::method) to [`url`](Self::url)
@@ -225,7 +238,11 @@ impl UnauthenticatedRequest {
         if options.params.is_empty() && options.headers.is_empty() {
             return Ok(self);
         }
-        refuse_library_headers(&options.headers, &LIBRARY_HEADERS)?;
+        options.check(Accepts {
+            form_params: true,
+            dpop: true,
+            owned_headers: &LIBRARY_HEADERS,
+        })?;
         for (name, value) in &options.headers {
             self.headers.append(name.clone(), value.clone());
         }

@@ -12,13 +12,13 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::config::Configuration;
-use crate::dpop::{DPoPHandle, DPOP_HEADER};
-use crate::endpoint::request::refuse_library_headers;
+use crate::dpop::DPoPHandle;
+use crate::endpoint::request::{refuse_library_headers, RESOURCE_LIBRARY_HEADERS};
 use crate::endpoint::response::error_from_response;
 use crate::endpoint::www_authenticate::challenges_from_headers;
 use crate::error::{Error, Result};
 use crate::into_url::IntoUrl;
-use crate::options::{BoxFuture, Call, RequestOptions};
+use crate::options::{Accepts, BoxFuture, Call, RequestOptions};
 use crate::transport;
 
 /// Starts a request to a protected resource with an access token; await
@@ -150,11 +150,12 @@ impl<'a> IntoFuture for ResourceRequest<'a> {
         } = self;
         Call::new(move |options: RequestOptions| async move {
             let (url, body) = (url?, body?);
-            refuse_library_headers(&headers, &[AUTHORIZATION.as_str(), DPOP_HEADER.as_str()])?;
-            refuse_library_headers(
-                &options.headers,
-                &[AUTHORIZATION.as_str(), DPOP_HEADER.as_str()],
-            )?;
+            refuse_library_headers(&headers, &RESOURCE_LIBRARY_HEADERS)?;
+            options.check(Accepts {
+                form_params: false,
+                dpop: true,
+                owned_headers: &RESOURCE_LIBRARY_HEADERS,
+            })?;
             let mut headers = headers;
             for (name, value) in &options.headers {
                 headers.append(name.clone(), value.clone());

@@ -219,10 +219,12 @@ impl TokenManagerBuilder {
     }
 
     /// The options of every token request the manager sends (a timeout per
-    /// request, extra headers or parameters), as for any call. A DPoP handle
-    /// in them is the manager's, as if given to [`dpop`](Self::dpop); a
-    /// deadline or cancellation token would end every later refresh too, so
-    /// set those per call on your own requests instead.
+    /// request, extra headers or parameters), as for any call. Parameters and
+    /// headers choose the token, so they are part of the store key as the
+    /// [`param`](Self::param)s are; a DPoP handle in them is the manager's,
+    /// as if given to [`dpop`](Self::dpop); a cancellation token stops every
+    /// refresh once cancelled (at shutdown, say). A deadline would end every
+    /// later refresh: it is refused at the first token request.
     pub fn request_options(mut self, options: RequestOptions) -> Self {
         self.options = options;
         self
@@ -235,7 +237,19 @@ impl TokenManagerBuilder {
         let clock = self.clock.unwrap_or_else(|| self.config.clock().clone());
         let mut options = self.options;
         let dpop = self.dpop.or_else(|| options.dpop.take());
-        let store_key = store_key(&self.config, &self.params, dpop.as_ref());
+        // The options' parameters are the manager's own: they choose the
+        // token (an audience, a resource), so they key the store too.
+        let mut params = self.params;
+        params.append(&mut options.params);
+        // A deadline would end every later refresh: refused at the first
+        // token request (builders never fail).
+        let refused = options.deadline.take().map(|_| {
+            Error::invalid_input(
+                "a deadline in the token manager's request options would end every later \
+                 refresh; set deadlines on your own calls instead",
+            )
+        });
+        let store_key = store_key(&self.config, &params, &options.headers, dpop.as_ref());
         // A fetch may take two requests (a DPoP nonce retry), each up to the
         // timeout; the lock must outlive it.
         let timeout = options.timeout.unwrap_or_else(|| self.config.timeout());
@@ -243,9 +257,10 @@ impl TokenManagerBuilder {
         let manager = TokenManager {
             inner: Arc::new(Inner {
                 config: self.config,
-                params: self.params,
+                params,
                 dpop,
                 options,
+                refused,
                 refresh_skew: self.refresh_skew,
                 default_lifetime: self.default_lifetime,
                 background_jitter: self.background_jitter,
@@ -353,6 +368,9 @@ impl TokenFetcher {
     /// manager's `on_update` hook with it.
     pub async fn fetch(&self) -> Result<TokenEndpointResponse> {
         let inner = &self.inner;
+        if let Some(refused) = &inner.refused {
+            return Err(refused.clone());
+        }
         let token = client_credentials_grant(&inner.config, &inner.params, inner.dpop.as_ref())
             .options(inner.options.clone())
             .await?;
@@ -377,8 +395,11 @@ struct Inner {
     lock_ttl: Duration,
     clock: Arc<dyn Clock>,
     backoff: (Duration, Duration),
-    /// The options of every token request.
+    /// The options of every token request (their parameters are in
+    /// `params`).
     options: RequestOptions,
+    /// Why every token request is refused, if the options cannot work.
+    refused: Option<Error>,
     /// The token being served, with its refresh and expiry times.
     current: ArcSwapOption<Entry>,
     /// Bumped after every change of `current`.
@@ -1003,6 +1024,7 @@ fn authorization_value(scheme: &str, token: &TokenEndpointResponse) -> Result<He
 fn store_key(
     config: &Configuration,
     params: &[(String, String)],
+    headers: &HeaderMap,
     dpop: Option<&DPoPHandle>,
 ) -> String {
     let mut material = String::new();
@@ -1016,6 +1038,19 @@ fn store_key(
         material.push_str(k);
         material.push('=');
         material.push_str(v);
+        material.push('\0');
+    }
+    // Extra headers may select what the server issues (a tenant, a
+    // version): tokens requested with other headers are other tokens.
+    let mut sorted: Vec<_> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    sorted.sort();
+    for (k, v) in sorted {
+        material.push_str(k);
+        material.push(':');
+        material.push_str(&String::from_utf8_lossy(v));
         material.push('\0');
     }
     if let Some(dpop) = dpop {
@@ -1162,19 +1197,26 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect()
         };
+        let no_headers = HeaderMap::new();
+        let mut tenant = HeaderMap::new();
+        tenant.insert("x-tenant", HeaderValue::from_static("blue"));
         let read = params(&[("scope", "read"), ("resource", "urn:api")]);
-        let key = store_key(&config("svc"), &read, None);
+        let key = store_key(&config("svc"), &read, &no_headers, None);
         let digest = key.strip_prefix("oidckit:token:v1:").unwrap();
         assert_eq!(digest.len(), 43, "base64url SHA-256: {key}");
         assert!(!key.contains("svc") && !key.contains("read"));
         let reordered = params(&[("resource", "urn:api"), ("scope", "read")]);
-        assert_eq!(store_key(&config("svc"), &reordered, None), key);
+        assert_eq!(
+            store_key(&config("svc"), &reordered, &no_headers, None),
+            key
+        );
         let write = params(&[("scope", "write"), ("resource", "urn:api")]);
         let dpop = DPoPHandle::generate(&config("svc"), JwsAlgorithm::ES256).unwrap();
         let others = [
-            store_key(&config("other"), &read, None),
-            store_key(&config("svc"), &write, None),
-            store_key(&config("svc"), &read, Some(&dpop)),
+            store_key(&config("other"), &read, &no_headers, None),
+            store_key(&config("svc"), &write, &no_headers, None),
+            store_key(&config("svc"), &read, &no_headers, Some(&dpop)),
+            store_key(&config("svc"), &read, &tenant, None),
         ];
         for other in &others {
             assert_ne!(other, &key);
