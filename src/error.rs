@@ -427,6 +427,14 @@ impl Error {
         self
     }
 
+    /// The same failure as another kind: a check shared by configuration
+    /// building and the low-level layer reports `InvalidConfiguration` in
+    /// the first and `InvalidInput` in the second.
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.inner.kind = kind;
+        self
+    }
+
     pub(crate) fn with_url(mut self, url: Url) -> Self {
         self.inner.url = Some(url);
         self
@@ -541,11 +549,8 @@ impl Error {
         } else {
             ErrorKind::Transport
         };
-        let mut e = Self::new(kind, String::new());
+        let mut e = Self::new(kind, String::new()).with_source(source);
         e.inner.url = url;
-        if kind == ErrorKind::Transport {
-            e = e.with_source(source);
-        }
         e
     }
 

@@ -11,8 +11,8 @@ use oidckit::reqwest::header::AUTHORIZATION;
 use oidckit::reqwest::Method;
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
 use oidckit::{
-    ClientAuth, Configuration, DPoPHandle, ErrorKind, InMemoryTokenStore, JwsAlgorithm,
-    ManualClock, TokenEndpointResponse, TokenManager, TokenStore, DPOP_HEADER,
+    client_credentials_grant, ClientAuth, Configuration, DPoPHandle, ErrorKind, InMemoryTokenStore,
+    JwsAlgorithm, ManualClock, TokenEndpointResponse, TokenManager, TokenStore, DPOP_HEADER,
 };
 use serde_json::json;
 
@@ -806,4 +806,34 @@ async fn request_options_choose_the_token_and_key_the_store() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert_eq!(server.token_request_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_refresh_skips_a_token_installed_while_it_waited() {
+    let (server, config) = paused_setup(600).await;
+    let tokens = TokenManager::builder(config.clone())
+        .refresh_skew(Duration::from_secs(60))
+        .background_refresh(Duration::from_secs(30))
+        .build();
+    tokens.token().await.unwrap();
+    // Just before the background task wakes, a fresh token is installed by
+    // hand (as a token provider or another instance might).
+    tokio::time::sleep(Duration::from_secs(600 - 60 - 31)).await;
+    let fresh = client_credentials_grant(&config, std::iter::empty::<(&str, &str)>(), None)
+        .await
+        .unwrap();
+    tokens.set_token(fresh.clone()).await;
+    let requests = server.token_request_count();
+    // The background task wakes for the old entry and finds the new one
+    // fresh: no request. It refreshes the new one near its own expiry.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(
+        server.token_request_count(),
+        requests,
+        "no refresh of a fresh token"
+    );
+    assert_eq!(
+        secret(&tokens.cached().unwrap()),
+        fresh.access_token().secret().clone()
+    );
 }

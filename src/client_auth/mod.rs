@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use url::form_urlencoded;
 
 use crate::clock::unix_seconds;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::jose::{self, JwsAlgorithm, PrivateKey};
 
 /// `client_assertion_type` for JWT client authentication (RFC 7523 §2.2).
@@ -310,7 +310,8 @@ impl ClientAuth {
     /// request is done here once.
     pub(crate) fn prepared(mut self, client_id: &str) -> Result<Self> {
         if let Method::ClientSecretBasic(secret) = &self.method {
-            let header = basic_authorization(client_id, secret, self.basic_unencoded)?;
+            let header = basic_authorization(client_id, secret, self.basic_unencoded)
+                .map_err(|e| e.with_kind(ErrorKind::InvalidConfiguration))?;
             self.basic_header = Some((client_id.to_owned(), header));
         }
         Ok(self)
@@ -402,7 +403,7 @@ fn basic_authorization(
 ) -> Result<HeaderValue> {
     let credentials = if unencoded {
         if client_id.contains(':') {
-            return Err(Error::invalid_configuration(
+            return Err(Error::invalid_input(
                 "a client_id with `:` cannot be sent in Basic credentials without form-encoding",
             ));
         }
@@ -412,7 +413,7 @@ fn basic_authorization(
         format!("{}:{}", encode(client_id), encode(secret.secret()))
     };
     let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
-        .map_err(|_| Error::invalid_configuration("unencodable Basic credentials"))?;
+        .map_err(|_| Error::invalid_input("unencodable Basic credentials"))?;
     value.set_sensitive(true);
     Ok(value)
 }

@@ -50,7 +50,7 @@ pub enum DiscoveryAlgorithm {
 /// # Ok::<_, url::ParseError>(())
 /// ```
 pub fn well_known_url(issuer: &Url, algorithm: DiscoveryAlgorithm) -> Url {
-    if issuer.path().contains("/.well-known/") {
+    if names_the_document(issuer) {
         return issuer.clone();
     }
     let mut url = issuer.clone();
@@ -152,7 +152,8 @@ impl IntoFuture for Discovery {
             // One client for discovery and every later request of the configuration.
             let client = settings.http_client()?;
             settings.http_client = Some(client.clone());
-            let mut request = build_discovery_request(&issuer, algorithm);
+            let mut request =
+                build_discovery_request(&issuer, algorithm, settings.allow_insecure_requests)?;
             options.check(Accepts {
                 form_params: false,
                 dpop: false,
@@ -178,10 +179,22 @@ impl IntoFuture for Discovery {
     }
 }
 
+/// Whether a URL given as the issuer is the metadata document's own.
+fn names_the_document(url: &Url) -> bool {
+    url.path().contains("/.well-known/")
+}
+
 /// Builds the discovery request (the low-level half of [`discovery`]): a
-/// `GET` of the well-known URL of `issuer`.
-pub fn build_discovery_request(issuer: &Url, algorithm: DiscoveryAlgorithm) -> EndpointRequest {
-    EndpointRequest::get_json(well_known_url(issuer, algorithm))
+/// `GET` of the well-known URL of `issuer`, `https:` only unless
+/// `allow_insecure_requests`.
+pub fn build_discovery_request(
+    issuer: &Url,
+    algorithm: DiscoveryAlgorithm,
+    allow_insecure_requests: bool,
+) -> Result<EndpointRequest> {
+    let url = well_known_url(issuer, algorithm);
+    transport::check_url(&url, allow_insecure_requests)?;
+    Ok(EndpointRequest::get_json(url))
 }
 
 /// Processes a discovery response (the low-level half of [`discovery`]): a
@@ -204,7 +217,9 @@ pub fn process_discovery_response(
         })?;
     // A URL given with /.well-known/ in it names the document, not the
     // issuer: there is nothing to compare with (openid-client does the same).
-    if response.url() == issuer {
+    // Decided from the issuer, as `well_known_url` does, never from the
+    // response: a caller's own response URL must not switch the check off.
+    if names_the_document(issuer) {
         return Ok(server);
     }
     check_issuer(issuer, &server.issuer)?;

@@ -12,7 +12,7 @@ use url::{form_urlencoded, Url};
 use super::{Endpoint, EndpointContext};
 use crate::client_auth::AuthContext;
 use crate::dpop::DPoPHandle;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Accepts, RequestOptions};
 
 /// One form parameter: a `(name, value)` pair of anything string-like, or a
@@ -269,6 +269,11 @@ impl UnauthenticatedRequest {
             endpoint: url.as_str(),
             now: ctx.now(),
         };
+        // A configuration checked its client authentication when it was
+        // built; a context made by hand is checked here, as input.
+        ctx.auth
+            .validate()
+            .map_err(|e| e.with_kind(ErrorKind::InvalidInput))?;
         // Continue the encoded body where it ends.
         let mut form = form_urlencoded::Serializer::for_suffix(body, 0);
         ctx.auth.apply(&auth_ctx, &mut form, &mut headers)?;

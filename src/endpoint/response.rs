@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::www_authenticate::challenges_from_headers;
 use crate::error::{server_text, Error, OAuthError, Result, DESCRIPTION_LEN};
-use crate::transport::EndpointResponse;
+use crate::transport::{unique_object, EndpointResponse};
 
 /// `Ok` when the response has the status the endpoint answers with on
 /// success; else the error it carries.
@@ -27,7 +27,10 @@ pub(crate) fn expect_status(response: &EndpointResponse, expected: StatusCode) -
 /// Turns a non-success response into an error: the OAuth error from the JSON
 /// body or from a `WWW-Authenticate` challenge, else the unexpected status.
 pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+    // Read with duplicate members refused, as every JSON body is: a body
+    // whose `error` means one thing here and another elsewhere is not an
+    // OAuth error body (and could not trigger a DPoP nonce retry).
+    if let Some(map) = unique_object(body) {
         if let Some(e) = oauth_error_from_json(&map, status, headers) {
             return e;
         }

@@ -791,8 +791,12 @@ impl TokenManager {
 async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
     let mut refreshed = false;
     loop {
-        let wait = {
+        let (wait, seen) = {
             let Some(inner) = weak.upgrade() else { return };
+            // The entry this wait is computed for: if another one is
+            // installed meanwhile (set_token, force_refresh, a caller's
+            // refresh), it is not refreshed again at once.
+            let seen = inner.generation.load(Ordering::Acquire);
             let now = inner.clock.now();
             let wait = match inner.current.load_full() {
                 Some(entry) => {
@@ -801,11 +805,12 @@ async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
                 }
                 None => Duration::ZERO,
             };
-            if refreshed {
+            let wait = if refreshed {
                 wait.max(inner.backoff.0)
             } else {
                 wait
-            }
+            };
+            (wait, seen)
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -820,7 +825,7 @@ async fn background_refresh(weak: Weak<Inner>, jitter: Duration) {
             tokio::time::sleep(Duration::from_millis(not_before - now)).await;
             continue;
         }
-        let result = manager.await_refresh(None).await;
+        let result = manager.await_refresh(Some(seen)).await;
         refreshed = true;
         if let Err(e) = result {
             tracing::warn!(target: "oidckit::token_manager", error = %e, "background refresh failed");

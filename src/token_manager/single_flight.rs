@@ -127,12 +127,16 @@ impl<T> Landing<T> {
     fn land(&mut self, result: Result<T>) {
         // The flight is over for new callers before its result is out, so a
         // caller that finds the result stale starts a new one.
-        *self
+        let mut current = self
             .shared
             .current
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+            .unwrap_or_else(|e| e.into_inner());
+        *current = None;
+        // Under the lock: a flight started right after this one must not
+        // find its `running` flag cleared by this late store.
         self.shared.running.store(false, Ordering::Release);
+        drop(current);
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Some(result));
         }

@@ -45,9 +45,24 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     }
     match serde_json::from_slice::<T>(body) {
         Ok(value) => Ok(value),
-        Err(e) if e.is_data() => Err(Error::invalid_response(format!(
-            "the body is not a usable JSON object: {e}"
-        ))),
+        // serde's message for a wrong type quotes the value ("invalid type:
+        // string \"eyJ…\""), which may be a token: only this crate's own
+        // messages (a duplicate member) are kept, with the position.
+        Err(e) if e.is_data() => {
+            let message = e.to_string();
+            let what = if message.starts_with("duplicate member") {
+                message
+            } else {
+                format!(
+                    "not a JSON object as expected (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )
+            };
+            Err(Error::invalid_response(format!(
+                "the body is not a usable JSON object: {what}"
+            )))
+        }
         Err(e) => Err(Error::invalid_response(format!(
             "the body is not valid JSON: {e}"
         ))),
@@ -63,6 +78,14 @@ pub(crate) fn duplicate_member<E: serde::de::Error>(name: &str) -> E {
         "duplicate member {:?}",
         crate::error::server_text(name, 64)
     ))
+}
+
+/// The body as a JSON object with unique members, whatever the content
+/// type, or `None` (for error bodies, which servers label loosely).
+pub(crate) fn unique_object(body: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_slice::<UniqueKeys>(body)
+        .ok()
+        .map(|UniqueKeys(map)| map)
 }
 
 /// A JSON object whose members are unique (see [`duplicate_member`]).

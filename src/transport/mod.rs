@@ -10,7 +10,7 @@
 
 mod json;
 
-pub(crate) use json::{duplicate_member, json_body, json_object};
+pub(crate) use json::{duplicate_member, json_body, json_object, unique_object};
 
 use std::fmt;
 use std::time::{Duration, Instant};
