@@ -319,4 +319,48 @@ mod tests {
             "{msg}"
         );
     }
+
+    fn answer(url: &str, body: &str) -> EndpointResponse {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        EndpointResponse::new(u(url), StatusCode::OK, headers, body.to_owned())
+    }
+
+    #[test]
+    fn low_level_pair_without_io() {
+        let issuer = u("https://as.example/tenant");
+        let request = build_discovery_request(&issuer, DiscoveryAlgorithm::Oidc, false).unwrap();
+        assert_eq!(request.method(), reqwest::Method::GET);
+        assert_eq!(
+            request.url().as_str(),
+            "https://as.example/tenant/.well-known/openid-configuration"
+        );
+        assert_eq!(request.headers()["accept"], "application/json");
+        let insecure = u("http://as.example");
+        let e = build_discovery_request(&insecure, DiscoveryAlgorithm::Oidc, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InsecureUrl);
+        assert!(build_discovery_request(&insecure, DiscoveryAlgorithm::Oidc, true).is_ok());
+
+        let good =
+            r#"{"issuer":"https://as.example/tenant","token_endpoint":"https://as.example/t"}"#;
+        let url = request.url().as_str();
+        let metadata = process_discovery_response(&issuer, &answer(url, good)).unwrap();
+        assert_eq!(metadata.issuer, "https://as.example/tenant");
+        // The mix-up defence does not depend on the response's URL: a
+        // response recorded under the issuer's own URL is still checked.
+        let other = r#"{"issuer":"https://evil.example","token_endpoint":"https://as.example/t"}"#;
+        let e = process_discovery_response(&issuer, &answer(issuer.as_str(), other)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IssuerMismatch);
+        // Only an issuer that names the document itself skips it.
+        let document = u("https://as.example/.well-known/openid-configuration");
+        assert!(process_discovery_response(&document, &answer(document.as_str(), other)).is_ok());
+        let e =
+            process_discovery_response(&issuer, &answer(url, r#"{"token_endpoint":"https://x"}"#))
+                .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidMetadata);
+        assert!(std::error::Error::source(&e).is_some());
+    }
 }

@@ -102,4 +102,15 @@ mod tests {
         assert!(e.kind() == ErrorKind::UnexpectedStatus);
         assert!(e.is_retryable());
     }
+
+    #[test]
+    fn an_error_body_with_duplicate_members_is_no_oauth_error() {
+        let e = error_from_response(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":"invalid_grant","error":"use_dpop_nonce"}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::UnexpectedStatus);
+        assert!(!e.is_dpop_nonce_error());
+    }
 }

@@ -158,4 +158,15 @@ mod tests {
         let err = json_object(&h, b"{\"a\":1}").unwrap_err();
         assert!(err.to_string().contains("text/html"), "{err}");
     }
+
+    #[test]
+    fn errors_do_not_quote_the_body() {
+        let h = HeaderMap::new();
+        let e = json_object(&h, br#""eyJhbGciOiJFUzI1NiJ9.secret-token""#).unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("secret-token"), "{text}");
+        assert!(text.contains("line 1"), "{text}");
+        let e = json_object(&h, br#"{"a":1,"a":2}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate member"), "{e}");
+    }
 }
