@@ -329,6 +329,18 @@ async fn a_bare_401_names_the_client_authentication_method() {
         message.contains("AssertionAudience::TokenEndpoint"),
         "{message}"
     );
+    // Already the endpoint: no such suggestion.
+    let key = PrivateKey::generate(JwsAlgorithm::ES256).unwrap();
+    let server = support::server_with(MockClient::private_key_jwt("c", key.public_jwk())).await;
+    let auth =
+        ClientAuth::private_key_jwt(key).assertion_audience(AssertionAudience::TokenEndpoint);
+    let config = support::config(&server, "c", auth);
+    server.fail_next_token_request(Fault::body(401, "text/plain", "Unauthorized"));
+    let err = client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("was private_key_jwt"), "{err}");
+    assert!(!err.to_string().contains("AssertionAudience"), "{err}");
 
     let server = support::server_with(MockClient::client_secret_basic("c", "s")).await;
     let config = support::config(&server, "c", ClientAuth::client_secret_basic("s"));

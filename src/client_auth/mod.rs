@@ -279,6 +279,11 @@ impl ClientAuth {
         }
     }
 
+    /// Whether assertions name the endpoint they are sent to.
+    pub(crate) fn audience_is_endpoint(&self) -> bool {
+        self.audience == AssertionAudience::TokenEndpoint
+    }
+
     fn is_jwt(&self) -> bool {
         self.signing_algorithm().is_some()
     }

@@ -90,7 +90,9 @@ macro_rules! client_metadata {
             pub jwks: Option<Value>,
             /// Send requests to the server's `mtls_endpoint_aliases`
             /// (RFC 8705 §5), as openid-client's `use_mtls_endpoint_aliases`.
-            #[serde(default)]
+            /// A setting of this client, not a registered member: written
+            /// out only when set.
+            #[serde(default, skip_serializing_if = "std::ops::Not::not")]
             pub use_mtls_endpoint_aliases: bool,
             /// Every other member, by name (without the secrets).
             #[serde(flatten, deserialize_with = "extra_without_secrets")]

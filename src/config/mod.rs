@@ -424,11 +424,15 @@ impl Configuration {
     /// rules, without the HTTP client.
     pub fn context(&self) -> EndpointContext<'_> {
         let s = &self.inner.settings;
-        EndpointContext::new(&self.inner.server, &s.client_metadata, &self.inner.auth)
-            .clock(s.clock.clone())
-            .clock_skew(s.clock_skew)
-            .clock_tolerance(s.clock_tolerance)
-            .allow_insecure_requests(s.allow_insecure_requests)
+        EndpointContext {
+            server: &self.inner.server,
+            client: &s.client_metadata,
+            auth: &self.inner.auth,
+            clock: s.clock.clone(),
+            clock_skew: s.clock_skew,
+            clock_tolerance: s.clock_tolerance,
+            allow_insecure_requests: s.allow_insecure_requests,
+        }
     }
 
     pub(crate) fn transport(&self) -> Transport<'_> {

@@ -213,7 +213,7 @@ impl DPoPHandle {
         }
         if let Some(token) = access_token {
             payload.extend_from_slice(b",\"ath\":\"");
-            payload.extend_from_slice(ath(token)?.as_bytes());
+            payload.extend_from_slice(ath(token).as_bytes());
             payload.push(b'"');
         }
         payload.push(b'}');
@@ -293,8 +293,8 @@ fn push_json_string(out: &mut Vec<u8>, value: &str) {
 }
 
 /// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).
-fn ath(token: &AccessToken) -> Result<String> {
-    Ok(b64url(&sha256(token.secret().as_bytes())))
+fn ath(token: &AccessToken) -> String {
+    b64url(&sha256(token.secret().as_bytes()))
 }
 
 #[cfg(test)]

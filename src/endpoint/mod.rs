@@ -221,12 +221,13 @@ impl<'a> EndpointContext<'a> {
 }
 
 /// The span of one call to `endpoint`: which endpoint, grant type, client
-/// and method. Never a secret: no parameter values, headers or bodies.
+/// and method; whether DPoP is used is recorded by [`send`], once the
+/// options are known. Never a secret: no parameter values, headers or
+/// bodies.
 pub(crate) fn span(
     config: &Configuration,
     endpoint: &Endpoint,
     grant_type: Option<&str>,
-    dpop: bool,
 ) -> tracing::Span {
     tracing::debug_span!(
         "oidckit.call",
@@ -234,7 +235,7 @@ pub(crate) fn span(
         grant_type,
         client_id = config.client_id().as_str(),
         auth = config.client_auth().method_name(),
-        dpop,
+        dpop = tracing::field::Empty,
     )
 }
 
@@ -251,6 +252,7 @@ pub(crate) async fn send<T>(
     dpop: Option<&DPoPHandle>,
     process: impl Fn(&EndpointContext<'_>, &EndpointResponse) -> Result<T>,
 ) -> Result<T> {
+    tracing::Span::current().record("dpop", dpop.is_some());
     let ctx = config.context();
     let request = request.with_options(options)?;
     let attempt = |request| async {
@@ -311,9 +313,9 @@ fn client_auth_hint(auth: &ClientAuth, error: Error) -> Error {
         return error;
     }
     let mut hint = format!("client authentication was {}", auth.method_name());
-    if auth.signing_algorithm().is_some() {
+    if auth.signing_algorithm().is_some() && !auth.audience_is_endpoint() {
         hint.push_str(
-            "; some servers want the token endpoint as the assertion audience: \
+            "; some servers want the endpoint's URL as the assertion audience: \
              ClientAuth::assertion_audience(AssertionAudience::TokenEndpoint)",
         );
     }

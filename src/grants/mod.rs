@@ -203,7 +203,7 @@ where
     I::Item: FormParam,
 {
     let request = token_request(&config.context(), grant_type, grant_params, params);
-    let span = endpoint::span(config, &TOKEN, Some(grant_type), dpop.is_some());
+    let span = endpoint::span(config, &TOKEN, Some(grant_type));
     Call::new(move |options| request_token(config, request, options, dpop, check).instrument(span))
 }
 

@@ -372,7 +372,7 @@ impl<'de> Deserialize<'de> for TokenMembers {
                 let mut members = TokenMembers::default();
                 // Names without escapes are borrowed from the body: no
                 // allocation for the members this type knows.
-                while let Some(name) = access.next_key::<Cow<'de, str>>()? {
+                while let Some(Name(name)) = access.next_key::<Name<'de>>()? {
                     if let Some(slot) = members.slot(&name) {
                         if slot.is_some() {
                             return Err(duplicate_member(&name));
@@ -391,6 +391,32 @@ impl<'de> Deserialize<'de> for TokenMembers {
             }
         }
         d.deserialize_map(Visitor)
+    }
+}
+
+/// A member name, borrowed from the body when it has no escapes (serde's
+/// own `Cow<str>` always copies).
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> std::result::Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+            fn visit_str<E>(self, name: &str) -> std::result::Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+            fn visit_string<E>(self, name: String) -> std::result::Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name)))
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -680,5 +706,13 @@ mod tests {
         assert_eq!(e.oauth_error().unwrap().error, "invalid_grant");
         let e = process(r#"{"token_type":"Bearer"}"#).unwrap_err();
         assert!(e.to_string().contains("`access_token` is missing"), "{e}");
+    }
+
+    #[test]
+    fn names_without_escapes_are_borrowed() {
+        let Name(plain) = serde_json::from_str::<Name<'_>>(r#""access_token""#).unwrap();
+        assert!(matches!(plain, Cow::Borrowed("access_token")));
+        let Name(escaped) = serde_json::from_str::<Name<'_>>(r#""access_\u0074oken""#).unwrap();
+        assert!(matches!(escaped, Cow::Owned(ref s) if s == "access_token"));
     }
 }

@@ -184,6 +184,37 @@ impl<'a> IntoFuture for ResourceRequest<'a> {
     }
 }
 
+/// Adds what authorizes a request to a protected resource with
+/// `access_token`: `Authorization: Bearer <token>`, or with a DPoP handle
+/// `Authorization: DPoP <token>` and a fresh proof whose `ath` binds it
+/// (RFC 6750 §2.1, RFC 9449 §7.1). The one place such headers are made:
+/// resource calls, the token manager and its middleware use it.
+pub(crate) fn authorize(
+    headers: &mut HeaderMap,
+    method: &Method,
+    url: &Url,
+    access_token: &AccessToken,
+    dpop: Option<&DPoPHandle>,
+) -> Result<()> {
+    let scheme = match dpop {
+        Some(dpop) => {
+            dpop.add_proof(headers, method.as_str(), url, Some(access_token))?;
+            "DPoP"
+        }
+        None => "Bearer",
+    };
+    headers.insert(AUTHORIZATION, authorization_value(scheme, access_token)?);
+    Ok(())
+}
+
+/// `<scheme> <access token>`, marked sensitive.
+pub(crate) fn authorization_value(scheme: &str, access_token: &AccessToken) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("{scheme} {}", access_token.secret()))
+        .map_err(|_| Error::invalid_input("the access token is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// One try at a protected resource request.
 struct Attempt<'r> {
     config: &'r Configuration,
@@ -208,19 +239,7 @@ impl Attempt<'_> {
             dpop,
             options,
         } = self;
-        let scheme = match dpop {
-            Some(dpop) => {
-                dpop.add_proof(&mut headers, method.as_str(), url, Some(access_token))?;
-                "DPoP"
-            }
-            None => "Bearer",
-        };
-        let mut authorization =
-            HeaderValue::from_str(&format!("{scheme} {}", access_token.secret())).map_err(
-                |_| Error::invalid_input("the access token is not a valid header value"),
-            )?;
-        authorization.set_sensitive(true);
-        headers.insert(AUTHORIZATION, authorization);
+        authorize(&mut headers, method, url, access_token, dpop)?;
 
         let mut builder = config
             .http_client()

@@ -30,7 +30,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
 use thread_local::ThreadLocal;
 use url::Url;
@@ -43,6 +43,7 @@ use crate::grants::client_credentials_grant;
 use crate::grants::response::TokenEndpointResponse;
 use crate::jose::b64url;
 use crate::options::{BoxFuture, RequestOptions};
+use crate::resource::{authorization_value, authorize};
 use crate::transport::check_url;
 use single_flight::{Begin, Flight, SingleFlight};
 use store::TokenStore;
@@ -637,7 +638,7 @@ impl TokenManager {
                  the Authorization and DPoP headers",
             ));
         }
-        authorization_value("Bearer", &token)
+        authorization_value("Bearer", token.access_token())
     }
 
     /// The headers that authorize one `method` request to `url`:
@@ -697,24 +698,17 @@ impl TokenManager {
         // Tokens go only where the configuration allows requests: https:,
         // or http: with insecure requests allowed.
         check_url(url, self.config().allow_insecure_requests())?;
-        let mut headers = HeaderMap::with_capacity(2);
-        if token.token_type().is_dpop() {
-            let dpop = self.dpop().ok_or_else(|| {
+        let dpop = match token.token_type().is_dpop() {
+            true => Some(self.dpop().ok_or_else(|| {
                 Error::invalid_input(
                     "the token is DPoP-bound but the token manager has no DPoP handle \
                      to sign proofs with",
                 )
-            })?;
-            dpop.add_proof(
-                &mut headers,
-                method.as_str(),
-                url,
-                Some(token.access_token()),
-            )?;
-            headers.insert(AUTHORIZATION, authorization_value("DPoP", token)?);
-        } else {
-            headers.insert(AUTHORIZATION, authorization_value("Bearer", token)?);
-        }
+            })?),
+            false => None,
+        };
+        let mut headers = HeaderMap::with_capacity(2);
+        authorize(&mut headers, method, url, token.access_token(), dpop)?;
         Ok(headers)
     }
 
@@ -1015,14 +1009,6 @@ impl Inner {
 }
 
 /// `<scheme> <access token>`, marked sensitive.
-fn authorization_value(scheme: &str, token: &TokenEndpointResponse) -> Result<HeaderValue> {
-    let mut value =
-        HeaderValue::from_str(&format!("{scheme} {}", token.access_token().secret()))
-            .map_err(|_| Error::invalid_input("the access token is not a valid header value"))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 /// The store key: namespaced by issuer, client id, the request parameters
 /// and the DPoP key (a DPoP-bound token is useless without its key), hashed;
 /// never a secret.

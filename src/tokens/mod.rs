@@ -30,7 +30,7 @@ fn token_call<'a, T: Send + 'a>(
         token_type_hint,
         no_params,
     );
-    let span = endpoint::span(config, endpoint, None, false);
+    let span = endpoint::span(config, endpoint, None);
     Call::new(move |options| {
         async move {
             let dpop = options.dpop.as_ref();
