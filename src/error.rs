@@ -16,7 +16,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use url::Url;
 
-use crate::endpoint::www_authenticate::Challenge;
+use crate::endpoint::www_authenticate::{asks_for_dpop_nonce, Challenge};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -307,11 +307,7 @@ impl Error {
     /// `DPoP` challenge with that error from a resource server (§9). Every
     /// call that sends a DPoP proof retries such a request once by itself.
     pub fn is_dpop_nonce_error(&self) -> bool {
-        let challenge = self
-            .challenges()
-            .iter()
-            .any(|c| c.scheme() == "dpop" && c.error() == Some("use_dpop_nonce"));
-        challenge
+        asks_for_dpop_nonce(self.challenges())
             || self
                 .oauth_error()
                 .is_some_and(|e| e.error == "use_dpop_nonce")

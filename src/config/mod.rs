@@ -402,7 +402,10 @@ impl Configuration {
 
     /// The token endpoint to use: the `mtls_endpoint_aliases` one when the
     /// client metadata sets `use_mtls_endpoint_aliases` and the server has
-    /// one (RFC 8705 §5), else `token_endpoint`.
+    /// one (RFC 8705 §5), else `token_endpoint`. An error when the metadata
+    /// has none ([`ErrorKind::MissingMetadata`](crate::ErrorKind::MissingMetadata))
+    /// or it is not `https:` without insecure requests allowed
+    /// ([`ErrorKind::InsecureUrl`](crate::ErrorKind::InsecureUrl)).
     pub fn token_endpoint(&self) -> Result<&Url> {
         self.context().endpoint_url(&TOKEN)
     }

@@ -129,6 +129,14 @@ pub fn parse_www_authenticate(header: &str) -> Vec<Challenge> {
     out
 }
 
+/// Whether a resource server asks for a DPoP nonce: a `DPoP` challenge with
+/// `error="use_dpop_nonce"` (RFC 9449 §9).
+pub(crate) fn asks_for_dpop_nonce(challenges: &[Challenge]) -> bool {
+    challenges
+        .iter()
+        .any(|c| c.scheme() == "dpop" && c.error() == Some("use_dpop_nonce"))
+}
+
 /// All challenges of all `WWW-Authenticate` headers of a response.
 pub(crate) fn challenges_from_headers(headers: &HeaderMap) -> Vec<Challenge> {
     headers

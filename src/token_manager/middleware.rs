@@ -4,7 +4,7 @@
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::endpoint::www_authenticate::challenges_from_headers;
+use crate::endpoint::www_authenticate::{asks_for_dpop_nonce, challenges_from_headers};
 use crate::error::Error;
 use crate::grants::response::TokenEndpointResponse;
 use crate::token_manager::TokenManager;
@@ -89,9 +89,7 @@ impl Middleware for TokenMiddleware {
             return Ok(response);
         };
         let challenges = challenges_from_headers(response.headers());
-        let wants_nonce = challenges
-            .iter()
-            .any(|c| c.scheme() == "dpop" && c.error() == Some("use_dpop_nonce"));
+        let wants_nonce = asks_for_dpop_nonce(&challenges);
         let invalid_token = challenges
             .iter()
             .any(|c| c.error() == Some("invalid_token"));
