@@ -3,6 +3,7 @@
 //! RFC 9449, RFC 8705, RFC 9126, CIBA, logout).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -57,7 +58,7 @@ macro_rules! client_metadata {
         /// assert!(!format!("{read:?}").contains("s3cr3t"));
         /// # Ok::<_, serde_json::Error>(())
         /// ```
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
         #[non_exhaustive]
         pub struct ClientMetadata {
             /// The client identifier. [`Configuration`](crate::Configuration)
@@ -97,6 +98,33 @@ macro_rules! client_metadata {
             /// Every other member, by name (without the secrets).
             #[serde(flatten, deserialize_with = "extra_without_secrets")]
             pub extra: BTreeMap<String, Value>,
+        }
+
+        /// The members that are set; never a secret, even one put into
+        /// `extra` by hand.
+        impl fmt::Debug for ClientMetadata {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct("ClientMetadata");
+                d.field("client_id", &self.client_id);
+                $( if let Some(v) = &self.$s { d.field(stringify!($s), v); } )*
+                $( if let Some(v) = &self.$l { d.field(stringify!($l), v); } )*
+                $( if let Some(v) = &self.$n { d.field(stringify!($n), v); } )*
+                $( if let Some(v) = &self.$f { d.field(stringify!($f), v); } )*
+                if let Some(jwks) = &self.jwks {
+                    d.field("jwks", jwks);
+                }
+                if self.use_mtls_endpoint_aliases {
+                    d.field("use_mtls_endpoint_aliases", &true);
+                }
+                let extra: BTreeMap<&str, &Value> = self
+                    .extra
+                    .iter()
+                    .filter(|(name, _)| !SECRET_MEMBERS.contains(&name.as_str()))
+                    .map(|(name, value)| (name.as_str(), value))
+                    .collect();
+                d.field("extra", &extra);
+                d.finish()
+            }
         }
     };
 }
@@ -301,6 +329,17 @@ mod tests {
         assert_eq!(m.client_secret_expires_at, Some(0));
         let debug = format!("{m:?}");
         assert!(!debug.contains("SECRET"), "{debug}");
+        // Put in by hand, a secret still stays out of Debug.
+        let mut by_hand = ClientMetadata::new("c");
+        by_hand
+            .extra
+            .insert("client_secret".into(), "SECRET3".into());
+        by_hand.client_name = Some("app".into());
+        let debug = format!("{by_hand:?}");
+        assert!(
+            !debug.contains("SECRET3") && debug.contains("app"),
+            "{debug}"
+        );
         assert!(!serde_json::to_string(&m).unwrap().contains("SECRET"));
     }
 }
