@@ -10,8 +10,10 @@
 # twice under callgrind, for FEW and MANY grants; the difference divided by
 # MANY - FEW is the cost of one grant, without the setup. Knobs: CLIENTS
 # ("oidckit reqwest oauth2 oidckit-dpop reqwest-dpop"), FEW (2000), MANY
-# (6000), CARGO_TARGET_DIR (/tmp/compare-target). Needs valgrind (Debian:
-# apt-get install valgrind). Loopback only; the server is stopped on exit.
+# (6000), CARGO_TARGET_DIR (/tmp/compare-target), SPLIT_CORES, SERVER_CPUS,
+# CLIENT_CPUS (as run.sh; the counts do not depend on them). Needs valgrind
+# (Debian: apt-get install valgrind). Loopback only; the server is stopped on
+# exit.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +29,7 @@ command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is needed" >
 
 work="$(mktemp -d)"
 source "$here/server.sh"
+cpu_split
 cleanup() {
     stop_server
     rm -rf "$work"
@@ -37,7 +40,7 @@ start_server 1 1800 /dev/null
 
 # collected CLIENT GRANTS: total instructions of one run
 collected() {
-    RUST_BENCH_WORKERS=1 timeout 900 valgrind --tool=callgrind \
+    RUST_BENCH_WORKERS=1 timeout 900 "${client_prefix[@]}" valgrind --tool=callgrind \
         --callgrind-out-file="$work/$1.$2.out" \
         "$bin/rust-bench" single "$url" --client "$1" --total "$2" --concurrency 32 \
         >/dev/null 2>"$work/$1.$2.err"
