@@ -22,6 +22,19 @@ async fn setup() -> (MockAuthorizationServer, Configuration) {
     (server, config)
 }
 
+/// A server that requires DPoP nonces, a configuration for it, and a key.
+async fn dpop_setup() -> (MockAuthorizationServer, Configuration, DPoPHandle) {
+    let server = MockAuthorizationServer::builder()
+        .client(MockClient::client_secret_post("c", "s"))
+        .require_dpop_nonce(true)
+        .start()
+        .await
+        .unwrap();
+    let config = support::config(&server, "c", ClientAuth::client_secret_post("s"));
+    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    (server, config, dpop)
+}
+
 fn trace_header() -> RequestOptions {
     RequestOptions::new().header(
         HeaderName::from_static("x-request-id"),
@@ -204,14 +217,7 @@ async fn options_a_call_cannot_use_are_refused_not_ignored() {
 
 #[tokio::test]
 async fn deadline_and_cancellation_on_the_builders_and_through_the_dpop_retry() {
-    let server = MockAuthorizationServer::builder()
-        .client(MockClient::client_secret_post("c", "s"))
-        .require_dpop_nonce(true)
-        .start()
-        .await
-        .unwrap();
-    let config = support::config(&server, "c", ClientAuth::client_secret_post("s"));
-    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let (server, config, dpop) = dpop_setup().await;
     // The first request gets the nonce challenge at once; the retry is slow:
     // the deadline covers both.
     server.fail_next_token_request(
@@ -325,14 +331,7 @@ async fn cancellation_stops_a_call() {
 
 #[tokio::test]
 async fn dpop_from_the_options_is_the_grants_argument() {
-    let server = MockAuthorizationServer::builder()
-        .client(MockClient::client_secret_post("c", "s"))
-        .require_dpop_nonce(true)
-        .start()
-        .await
-        .unwrap();
-    let config = support::config(&server, "c", ClientAuth::client_secret_post("s"));
-    let dpop = DPoPHandle::generate(&config, JwsAlgorithm::ES256).unwrap();
+    let (server, config, dpop) = dpop_setup().await;
     let token = client_credentials_grant(&config, &[("scope", "read")], None)
         .options(RequestOptions::new().dpop(&dpop))
         .await
