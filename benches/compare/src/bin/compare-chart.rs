@@ -47,7 +47,9 @@ impl Run {
         names.sort();
         for path in &names {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if !(name.starts_with("rust-pass") || name.starts_with("node-pass")) || !name.ends_with(".json") {
+            if !(name.starts_with("rust-pass") || name.starts_with("node-pass"))
+                || !name.ends_with(".json")
+            {
                 continue;
             }
             let doc: Value = serde_json::from_str(&std::fs::read_to_string(path)?)
@@ -58,7 +60,11 @@ impl Run {
                     r["token_type"].as_str().unwrap_or_default().to_owned(),
                     r["mode"].as_str().unwrap_or_default().to_owned(),
                 );
-                let rates = r["grants_per_s"].as_array().into_iter().flatten().filter_map(Value::as_f64);
+                let rates = r["grants_per_s"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64);
                 samples.entry(key).or_default().extend(rates);
             }
         }
@@ -130,7 +136,8 @@ fn usage(msg: &str) -> ! {
 fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| usage("missing RESULTS_DIR")));
-    let (mut out, mut label, mut before, mut before_label, mut title) = (None, None, None, None, None);
+    let (mut out, mut label, mut before, mut before_label, mut title) =
+        (None, None, None, None, None);
     while let Some(flag) = args.next() {
         let value = args
             .next()
@@ -201,7 +208,12 @@ fn main() -> Res<()> {
 
     const SEQ: &str = "sequential";
     const C32: &str = "concurrency 32";
-    let groups = [("Bearer", SEQ), ("Bearer", C32), ("DPoP", SEQ), ("DPoP", C32)];
+    let groups = [
+        ("Bearer", SEQ),
+        ("Bearer", C32),
+        ("DPoP", SEQ),
+        ("DPoP", C32),
+    ];
     let value = |s: &Series, token: &str, mode: &str| runs[s.run].get(s.client, token, mode);
     let ymax = groups
         .iter()
@@ -219,8 +231,16 @@ fn main() -> Res<()> {
     let title = title.unwrap_or_else(|| {
         "Client credentials grants per second against one static token endpoint (higher is better)".into()
     });
-    head.draw(&Text::new(title, (24, 14), (FONT, 22).into_font().style(FontStyle::Bold)))?;
-    head.draw(&Text::new(subtitle(run), (24, 46), (FONT, 14).into_font().color(&RGBColor(60, 60, 60))))?;
+    head.draw(&Text::new(
+        title,
+        (24, 14),
+        (FONT, 22).into_font().style(FontStyle::Bold),
+    ))?;
+    head.draw(&Text::new(
+        subtitle(run),
+        (24, 46),
+        (FONT, 14).into_font().color(&RGBColor(60, 60, 60)),
+    ))?;
 
     let mut chart = ChartBuilder::on(&body)
         .margin_left(16)
@@ -235,7 +255,13 @@ fn main() -> Res<()> {
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
-        .y_label_formatter(&|v| if *v == 0.0 { "0".into() } else { format!("{}k", v / 1000.0) })
+        .y_label_formatter(&|v| {
+            if *v == 0.0 {
+                "0".into()
+            } else {
+                format!("{}k", v / 1000.0)
+            }
+        })
         .y_label_style((FONT, 14))
         .y_desc(format!(
             "grants/s (median of {} round{})",
@@ -247,19 +273,31 @@ fn main() -> Res<()> {
         .bold_line_style(RGBColor(220, 220, 220))
         .draw()?;
 
-    let label_style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let label_style =
+        TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     for s in &series {
         let mut bars = Vec::new();
         let mut labels = Vec::new();
         for (g, &(token, mode)) in groups.iter().enumerate() {
-            let present: Vec<&Series> = series.iter().filter(|s| value(s, token, mode).is_some()).collect();
-            let Some(v) = value(s, token, mode) else { continue };
-            let slot = present.iter().position(|p| std::ptr::eq(*p, s)).unwrap_or(0);
+            let present: Vec<&Series> = series
+                .iter()
+                .filter(|s| value(s, token, mode).is_some())
+                .collect();
+            let Some(v) = value(s, token, mode) else {
+                continue;
+            };
+            let slot = present
+                .iter()
+                .position(|p| std::ptr::eq(*p, s))
+                .unwrap_or(0);
             let width = 0.8 / present.len() as f64;
             let x0 = g as f64 + 0.1 + slot as f64 * width;
             let (a, b) = (x0 + width * 0.08, x0 + width * 0.92);
             bars.push(Rectangle::new([(a, 0.0), (b, v)], s.color.filled()));
-            labels.push(EmptyElement::at(((a + b) / 2.0, v)) + Text::new(short(v), (0, -3), label_style.clone()));
+            labels.push(
+                EmptyElement::at(((a + b) / 2.0, v))
+                    + Text::new(short(v), (0, -3), label_style.clone()),
+            );
         }
         let color = s.color;
         chart
@@ -279,12 +317,23 @@ fn main() -> Res<()> {
         .draw()?;
 
     // Group names under the axis, and oidckit's lead over openid-client.
-    let name_style = TextStyle::from((FONT, 15).into_font().style(FontStyle::Bold)).pos(Pos::new(HPos::Center, VPos::Top));
-    let ratio_style = TextStyle::from((FONT, 13).into_font().color(&RGBColor(60, 60, 60))).pos(Pos::new(HPos::Center, VPos::Top));
+    let name_style = TextStyle::from((FONT, 15).into_font().style(FontStyle::Bold))
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    let ratio_style = (FONT, 13)
+        .into_font()
+        .color(&RGBColor(60, 60, 60))
+        .pos(Pos::new(HPos::Center, VPos::Top));
     for (g, &(token, mode)) in groups.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-        root.draw(&Text::new(format!("{token}, {mode}"), (x, y + 10), name_style.clone()))?;
-        if let (Some(o), Some(n)) = (run.get("oidckit", token, mode), run.get("openid-client", token, mode)) {
+        root.draw(&Text::new(
+            format!("{token}, {mode}"),
+            (x, y + 10),
+            name_style.clone(),
+        ))?;
+        if let (Some(o), Some(n)) = (
+            run.get("oidckit", token, mode),
+            run.get("openid-client", token, mode),
+        ) {
             root.draw(&Text::new(
                 format!("oidckit = {:.1}× openid-client", o / n),
                 (x, y + 32),
@@ -323,7 +372,10 @@ fn subtitle(run: &Run) -> String {
     });
     if let (Some(others), Some(secs)) = (others, run.load["seconds"].as_f64()) {
         if secs > 0.0 {
-            parts.push(format!("other processes: {:.0} % of one CPU", (others / secs * 100.0).max(0.0)));
+            parts.push(format!(
+                "other processes: {:.0} % of one CPU",
+                (others / secs * 100.0).max(0.0)
+            ));
         }
     }
     parts.push("127.0.0.1, client_secret_basic, ES256 proofs".into());

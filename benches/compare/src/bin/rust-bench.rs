@@ -112,6 +112,8 @@ struct Clients {
     oauth2: Oauth2Client,
     oauth2_http: oauth2::reqwest::Client,
     bare_dpop: BareDpop,
+    /// CPU work added to each bare reqwest grant (`BARE_EXTRA_NS`; zero by default).
+    bare_extra_work: Duration,
 }
 
 /// The least a DPoP client must do per grant, written by hand for the
@@ -170,6 +172,14 @@ impl BareDpop {
     }
 }
 
+/// Busy for `work` of CPU time on this thread (no yield, no sleep).
+fn spin_for(work: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < work {
+        std::hint::spin_loop();
+    }
+}
+
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -219,7 +229,18 @@ impl Clients {
             .expect("reqwest 0.12 client");
 
         let bare_dpop = BareDpop::new(&url);
+        // BARE_EXTRA_NS: CPU work added to every bare reqwest grant, to see
+        // how client CPU per grant grows with client cost when the server
+        // has a core of its own (README.md, "The server-idle cliff").
+        let bare_extra_work = std::env::var("BARE_EXTRA_NS")
+            .ok()
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| usage("BARE_EXTRA_NS: nanoseconds"))
+            })
+            .map_or(Duration::ZERO, Duration::from_nanos);
         Clients {
+            bare_extra_work,
             config,
             dpop,
             reqwest,
@@ -250,6 +271,9 @@ impl Clients {
                 assert!(token.token_type().is_dpop());
             }
             Kind::Reqwest | Kind::ReqwestDpop => {
+                if !self.bare_extra_work.is_zero() {
+                    spin_for(self.bare_extra_work);
+                }
                 let mut request = self.reqwest.post(self.url.clone());
                 if kind == Kind::ReqwestDpop {
                     request = request.header("dpop", self.bare_dpop.proof());
