@@ -101,6 +101,10 @@ pub enum ErrorKind {
     /// A JWT that is not well formed: not three parts, not base64url, not a
     /// JSON object, `crit` present, …
     InvalidJwt,
+    /// Something this crate does not do, sent by a server or asked by the
+    /// caller: an encrypted (JWE) ID Token, an `id_token` in an
+    /// authorization code response (a hybrid flow), …
+    UnsupportedOperation,
     /// A time-based claim check failed: `exp` passed, `nbf` or `iat` in the
     /// future, `auth_time` older than `max_age` (with the clock tolerance).
     TimestampCheck,
@@ -167,12 +171,17 @@ pub struct OAuthError {
     pub error_description: Option<String>,
     /// The `error_uri`, if sent.
     pub error_uri: Option<String>,
-    /// The HTTP status of the response.
-    pub status: StatusCode,
+    /// The HTTP status of the response; `None` for an error returned in an
+    /// authorization response (through the browser's redirect, RFC 6749
+    /// §4.1.2.1), which has no status of its own.
+    pub status: Option<StatusCode>,
     /// The URL that was requested, when known.
     pub url: Option<Url>,
     /// The parsed `WWW-Authenticate` challenges of the response, if any.
     pub challenges: Vec<Challenge>,
+    /// The `state` of an error authorization response (RFC 6749 §4.1.2.1),
+    /// when it had one.
+    pub state: Option<String>,
 }
 
 impl fmt::Display for OAuthError {
@@ -181,7 +190,10 @@ impl fmt::Display for OAuthError {
         if let Some(d) = &self.error_description {
             write!(f, ": {d}")?;
         }
-        write!(f, " (HTTP {}", self.status)?;
+        match self.status {
+            Some(status) => write!(f, " (HTTP {status}")?,
+            None => f.write_str(" (in the authorization response")?,
+        }
         if let Some(url) = &self.url {
             write!(f, " from {url}")?;
         }
@@ -384,7 +396,8 @@ impl Error {
                 .and_then(|s| s.downcast_ref::<reqwest::Error>())
                 .is_some_and(|e| e.is_builder() || e.is_redirect()),
             ErrorKind::OAuth => i.oauth.as_ref().is_some_and(|e| {
-                retryable_status(e.status) || TRANSIENT_OAUTH_ERRORS.contains(&e.error.as_str())
+                e.status.is_some_and(retryable_status)
+                    || TRANSIENT_OAUTH_ERRORS.contains(&e.error.as_str())
             }),
             ErrorKind::UnexpectedStatus | ErrorKind::InvalidResponse => {
                 i.status.is_some_and(retryable_status)
@@ -476,7 +489,7 @@ impl Error {
 
     pub(crate) fn oauth(error: OAuthError) -> Self {
         let mut e = Self::new(ErrorKind::OAuth, String::new());
-        e.inner.status = Some(error.status);
+        e.inner.status = error.status;
         e.inner.url.clone_from(&error.url);
         e.inner.challenges.clone_from(&error.challenges);
         e.inner.oauth = Some(error);
@@ -607,9 +620,10 @@ mod tests {
             error: error.into(),
             error_description: None,
             error_uri: None,
-            status: StatusCode::from_u16(status).unwrap(),
+            status: Some(StatusCode::from_u16(status).unwrap()),
             url: None,
             challenges: vec![],
+            state: None,
         })
     }
 
@@ -651,7 +665,8 @@ mod tests {
             error: "invalid_client".into(),
             error_description: Some("client authentication failed".into()),
             error_uri: None,
-            status: StatusCode::UNAUTHORIZED,
+            status: Some(StatusCode::UNAUTHORIZED),
+            state: None,
             url: Some("https://as.example/token".parse().unwrap()),
             challenges: vec![],
         });

@@ -131,6 +131,7 @@ mod dpop;
 mod endpoint;
 mod error;
 mod grants;
+mod id_token;
 mod into_url;
 mod jose;
 mod options;
@@ -174,8 +175,9 @@ pub use grants::{
     build_token_request, client_credentials_grant, generic_grant_request, jwt_bearer_grant,
     refresh_token_grant, JWT_BEARER_GRANT_TYPE,
 };
+pub use id_token::{validate_id_token, IdTokenChecks, IdTokenClaims};
 pub use into_url::IntoUrl;
-pub use jose::{jwk_thumbprint, JwsAlgorithm, PrivateKey};
+pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
 #[cfg(feature = "middleware")]

@@ -42,9 +42,10 @@ pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body:
             error: text(c.error().unwrap_or_default()),
             error_description: c.error_description().map(text),
             error_uri: c.error_uri().map(text),
-            status,
+            status: Some(status),
             url: None,
             challenges,
+            state: None,
         });
     }
     Error::unexpected_status(status, body, challenges)
@@ -65,9 +66,10 @@ pub(crate) fn oauth_error_from_json(
         error: server_text(error, DESCRIPTION_LEN),
         error_description: text("error_description"),
         error_uri: text("error_uri"),
-        status,
+        status: Some(status),
         url: None,
         challenges: challenges_from_headers(headers),
+        state: None,
     }))
 }
 

@@ -1,18 +1,24 @@
-//! JOSE: keys, JWS algorithms, signing, thumbprints (josekit over OpenSSL).
+//! JOSE: keys, JWS algorithms, signing, verification, thumbprints
+//! (josekit and OpenSSL).
 //!
 //! Used for client assertions (RFC 7523, `client_secret_jwt` and
 //! `private_key_jwt`) and DPoP proofs (RFC 9449); JWT verification (ID
-//! Tokens, JWKS) belongs here too. Key material never appears in `Debug`
+//! Tokens, signed userinfo) with the keys of a JWK Set. Key material never appears in `Debug`
 //! output.
 //!
 //! - `keys`: [`PrivateKey`], loading (JWK, PEM) and the key-type rules;
 //! - `jws`: the compact serialization, HMAC and ECDSA signatures;
+//! - `jwk`: public keys from JWKs, [`JwkSet`] and key selection;
+//! - `jwt`: reading a signed JWT and verifying its signature;
 //! - `thumbprint`: RFC 7638 thumbprints.
 
+mod jwk;
 mod jws;
+pub(crate) mod jwt;
 mod keys;
 mod thumbprint;
 
+pub use jwk::JwkSet;
 pub(crate) use jws::sign_hmac_jwt;
 pub use keys::PrivateKey;
 pub use thumbprint::jwk_thumbprint;

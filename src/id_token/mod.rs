@@ -1,0 +1,351 @@
+//! ID Token validation ([OIDC Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation),
+//! §2, §12.2), to openid-client's rules and past them (`at_hash` and
+//! `c_hash` are checked when present).
+//!
+//! [`validate_id_token`] is the low-level, sans-IO step: a JWT, the
+//! server's keys and the expectations in, the claims out. The grants call
+//! it with the keys of the [JWKS cache](crate::jwks).
+
+mod claims;
+
+pub use claims::IdTokenClaims;
+
+use openssl::hash::MessageDigest;
+use serde_json::Value;
+
+use crate::clock::unix_seconds;
+use crate::endpoint::EndpointContext;
+use crate::error::{server_text, Error, ErrorKind, Result};
+use crate::jose::jwt::{self, SignedJwt};
+use crate::jose::{b64url, JwkSet, JwsAlgorithm};
+
+const WHAT: &str = "the ID Token";
+
+/// What an ID Token must match besides the fixed rules: the values of the
+/// authorization request and of the response that carried the token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdTokenChecks<'a> {
+    /// The `nonce` sent in the authorization request; without one, the ID
+    /// Token must have no `nonce` either.
+    pub nonce: Option<&'a str>,
+    /// The `max_age` sent in the authorization request (seconds); the
+    /// client metadata's `default_max_age` applies when `None`.
+    pub max_age: Option<u64>,
+    /// The access token of the same response, for `at_hash`.
+    pub access_token: Option<&'a str>,
+    /// The authorization code, for `c_hash`.
+    pub code: Option<&'a str>,
+    /// The `sub` the token must have: after a refresh, the subject of the
+    /// original ID Token (OIDC Core §12.2).
+    pub subject: Option<&'a str>,
+}
+
+/// Validates `id_token` against the server metadata, client metadata and
+/// clock of `ctx`, with a key of `jwks`, and returns its claims.
+///
+/// ```
+/// # fn run(ctx: &oidckit::EndpointContext<'_>, id_token: &str, jwks: &oidckit::JwkSet) -> Result<(), oidckit::Error> {
+/// use oidckit::{validate_id_token, IdTokenChecks};
+///
+/// let checks = IdTokenChecks { nonce: Some("n-0S6_WzA2Mj"), ..Default::default() };
+/// let claims = validate_id_token(ctx, id_token, jwks, &checks)?;
+/// println!("signed in: {}", claims.subject());
+/// # Ok(()) }
+/// ```
+pub fn validate_id_token(
+    ctx: &EndpointContext<'_>,
+    id_token: &str,
+    jwks: &JwkSet,
+    checks: &IdTokenChecks<'_>,
+) -> Result<IdTokenClaims> {
+    let jwt = decode(ctx, id_token)?;
+    let key = jwks.select(jwt.alg, jwt.kid.as_deref())?;
+    jwt.verify(key, WHAT)?;
+    validate_claims(ctx, jwt, checks)
+}
+
+/// Reads `id_token` and checks its `alg` against the allowed ones, before
+/// any key is looked for.
+pub(crate) fn decode<'a>(ctx: &EndpointContext<'_>, id_token: &'a str) -> Result<SignedJwt<'a>> {
+    let jwt = jwt::decode(id_token, WHAT)?;
+    check_algorithm(ctx, jwt.alg)?;
+    Ok(jwt)
+}
+
+/// The allowed `alg`: the client's `id_token_signed_response_alg`, else the
+/// server's `id_token_signing_alg_values_supported`, else RS256 (OIDC
+/// Registration §2); never `none`, never an HMAC.
+fn check_algorithm(ctx: &EndpointContext<'_>, alg: JwsAlgorithm) -> Result<()> {
+    let allowed: Vec<&str> = match (
+        ctx.client.id_token_signed_response_alg.as_deref(),
+        ctx.server.id_token_signing_alg_values_supported.as_deref(),
+    ) {
+        (Some(registered), _) => vec![registered],
+        (None, Some(supported)) if !supported.is_empty() => {
+            supported.iter().map(String::as_str).collect()
+        }
+        _ => vec!["RS256"],
+    };
+    if alg.is_symmetric() || !allowed.contains(&alg.name()) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedAlgorithm,
+            format!(
+                "{WHAT} is signed with {alg}, which is not allowed here (allowed: {})",
+                allowed
+                    .iter()
+                    .map(|a| server_text(a, 16))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The claim checks, once the signature is verified.
+pub(crate) fn validate_claims(
+    ctx: &EndpointContext<'_>,
+    jwt: SignedJwt<'_>,
+    checks: &IdTokenChecks<'_>,
+) -> Result<IdTokenClaims> {
+    let claims = &jwt.claims;
+    let now = unix_seconds(ctx.now());
+    let tolerance = ctx.clock_tolerance.as_secs();
+    let client_id = ctx.client.client_id.as_str();
+
+    let issuer = required_string(claims, "iss")?;
+    let subject = required_string(claims, "sub")?;
+    let expires_at = required_time(claims, "exp")?;
+    let issued_at = required_time(claims, "iat")?;
+    let audiences = audiences(claims)?;
+
+    if issuer != ctx.server.issuer {
+        return Err(mismatch(format!(
+            "{WHAT}'s `iss` is {:?}, not the issuer {:?}",
+            server_text(issuer, 120),
+            ctx.server.issuer
+        )));
+    }
+    if !audiences.iter().any(|a| a == client_id) {
+        return Err(mismatch(format!(
+            "{WHAT}'s `aud` does not contain this client's id {client_id:?}"
+        )));
+    }
+    // OIDC Core §3.1.3.7 (4, 5): with several audiences, `azp` says which
+    // one the token was issued to; when present it must be this client.
+    match claims.get("azp") {
+        Some(Value::String(azp)) if azp == client_id => {}
+        Some(_) => {
+            return Err(mismatch(format!(
+                "{WHAT}'s `azp` is not this client's id {client_id:?}"
+            )))
+        }
+        None if audiences.len() > 1 => {
+            return Err(mismatch(format!(
+                "{WHAT} has several audiences and no `azp`"
+            )))
+        }
+        None => {}
+    }
+
+    // RFC 7519 §4.1.4, §4.1.5, §4.1.6, each with the clock tolerance.
+    if now >= expires_at.saturating_add(tolerance) {
+        return Err(timestamp(format!(
+            "{WHAT} expired {} s ago (`exp`), beyond the {tolerance} s tolerance",
+            now - expires_at
+        )));
+    }
+    if issued_at > now.saturating_add(tolerance) {
+        return Err(timestamp(format!(
+            "{WHAT} was issued {} s in the future (`iat`), beyond the {tolerance} s tolerance",
+            issued_at - now
+        )));
+    }
+    if let Some(nbf) = optional_time(claims, "nbf")? {
+        if nbf > now.saturating_add(tolerance) {
+            return Err(timestamp(format!(
+                "{WHAT} is not valid for another {} s (`nbf`)",
+                nbf - now
+            )));
+        }
+    }
+
+    check_nonce(claims, checks.nonce)?;
+    let auth_time = check_auth_time(ctx, claims, checks.max_age, now, tolerance)?;
+
+    if let Some(token) = checks.access_token {
+        check_hash(claims, "at_hash", jwt.alg, token)?;
+    }
+    if let Some(code) = checks.code {
+        check_hash(claims, "c_hash", jwt.alg, code)?;
+    }
+    if let Some(expected) = checks.subject {
+        if subject != expected {
+            return Err(mismatch(format!(
+                "{WHAT}'s `sub` differs from the original ID Token's (OIDC Core §12.2)"
+            )));
+        }
+    }
+
+    Ok(IdTokenClaims::new(
+        issuer.to_owned(),
+        subject.to_owned(),
+        audiences,
+        expires_at,
+        issued_at,
+        auth_time,
+        jwt.claims,
+    ))
+}
+
+/// The nonce must be exactly the one sent, or absent when none was (a
+/// replayed ID Token from another flow carries another nonce).
+fn check_nonce(claims: &serde_json::Map<String, Value>, expected: Option<&str>) -> Result<()> {
+    match (claims.get("nonce"), expected) {
+        (None, None) => Ok(()),
+        (Some(Value::String(nonce)), Some(expected)) if nonce == expected => Ok(()),
+        (None, Some(_)) => Err(mismatch(format!("{WHAT} has no `nonce`; one was sent"))),
+        (Some(_), None) => Err(mismatch(format!(
+            "{WHAT} has a `nonce`, but none was sent in the authorization request"
+        ))),
+        (Some(_), Some(_)) => Err(mismatch(format!(
+            "{WHAT}'s `nonce` is not the one sent in the authorization request"
+        ))),
+    }
+}
+
+/// `auth_time` is required when a `max_age` applies or the client
+/// registered `require_auth_time`, and must not be older than `max_age`
+/// (OIDC Core §3.1.2.1, §3.1.3.7 (13)).
+fn check_auth_time(
+    ctx: &EndpointContext<'_>,
+    claims: &serde_json::Map<String, Value>,
+    max_age: Option<u64>,
+    now: u64,
+    tolerance: u64,
+) -> Result<Option<u64>> {
+    let max_age = max_age.or(ctx.client.default_max_age);
+    let required = max_age.is_some() || ctx.client.require_auth_time == Some(true);
+    let auth_time = match optional_time(claims, "auth_time")? {
+        Some(t) => t,
+        None if required => {
+            return Err(mismatch(format!(
+                "{WHAT} has no `auth_time`, required with max_age or require_auth_time"
+            )))
+        }
+        None => return Ok(None),
+    };
+    if let Some(max_age) = max_age {
+        if auth_time.saturating_add(max_age).saturating_add(tolerance) < now {
+            return Err(timestamp(format!(
+                "the end-user authenticated {} s ago (`auth_time`), longer than max_age {max_age} s",
+                now - auth_time
+            )));
+        }
+    }
+    Ok(Some(auth_time))
+}
+
+/// `at_hash` / `c_hash` (OIDC Core §3.1.3.6, §3.3.2.11): the left half of
+/// the hash of the ASCII value, base64url; the hash is the one of the
+/// token's `alg` (SHA-512 for Ed25519).
+fn check_hash(
+    claims: &serde_json::Map<String, Value>,
+    claim: &str,
+    alg: JwsAlgorithm,
+    value: &str,
+) -> Result<()> {
+    let Some(sent) = claims.get(claim) else {
+        return Ok(());
+    };
+    let expected = left_half_hash(alg, value)?;
+    if sent.as_str() != Some(expected.as_str()) {
+        return Err(mismatch(format!(
+            "{WHAT}'s `{claim}` does not match the {}",
+            if claim == "at_hash" {
+                "access token"
+            } else {
+                "authorization code"
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// The base64url left half of the `alg`'s hash of `value`.
+pub(crate) fn left_half_hash(alg: JwsAlgorithm, value: &str) -> Result<String> {
+    use JwsAlgorithm::*;
+    let digest = match alg {
+        HS256 | RS256 | PS256 | ES256 => MessageDigest::sha256(),
+        HS384 | RS384 | PS384 | ES384 => MessageDigest::sha384(),
+        HS512 | RS512 | PS512 | ES512 | EdDSA => MessageDigest::sha512(),
+    };
+    let hash = openssl::hash::hash(digest, value.as_bytes()).map_err(|e| {
+        Error::new(ErrorKind::SignatureVerification, "hashing failed").with_source(e)
+    })?;
+    Ok(b64url(&hash[..hash.len() / 2]))
+}
+
+fn mismatch(message: String) -> Error {
+    Error::new(ErrorKind::ClaimComparison, message)
+}
+
+fn timestamp(message: String) -> Error {
+    Error::new(ErrorKind::TimestampCheck, message)
+}
+
+fn required_string<'m>(claims: &'m serde_json::Map<String, Value>, name: &str) -> Result<&'m str> {
+    match claims.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(mismatch(format!(
+            "{WHAT}'s `{name}` is not a non-empty string"
+        ))),
+        None => Err(mismatch(format!(
+            "{WHAT} has no `{name}` (OIDC Core §2 requires it)"
+        ))),
+    }
+}
+
+fn required_time(claims: &serde_json::Map<String, Value>, name: &str) -> Result<u64> {
+    optional_time(claims, name)?
+        .ok_or_else(|| mismatch(format!("{WHAT} has no `{name}` (OIDC Core §2 requires it)")))
+}
+
+/// A NumericDate (RFC 7519 §2): seconds since the epoch, fractions dropped.
+fn optional_time(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }) {
+            Some(t) => Ok(Some(t)),
+            None => Err(timestamp(format!("{WHAT}'s `{name}` is not a valid time"))),
+        },
+        Some(_) => Err(timestamp(format!("{WHAT}'s `{name}` is not a number"))),
+    }
+}
+
+/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
+fn audiences(claims: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
+    let bad = || {
+        mismatch(format!(
+            "{WHAT}'s `aud` is not a string or an array of strings"
+        ))
+    };
+    match claims.get("aud") {
+        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|a| a.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect(),
+        Some(_) => Err(bad()),
+        None => Err(mismatch(format!(
+            "{WHAT} has no `aud` (OIDC Core §2 requires it)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;
