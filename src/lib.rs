@@ -124,6 +124,7 @@
 #![warn(clippy::all)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authorization;
 mod client_auth;
 mod clock;
 mod config;
@@ -134,6 +135,7 @@ mod grants;
 mod id_token;
 mod into_url;
 mod jose;
+pub mod jwks;
 mod options;
 mod resource;
 mod token_manager;
@@ -144,6 +146,11 @@ mod transport;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use authorization::{
+    authorization_code_grant, build_authorization_url, build_end_session_url,
+    calculate_pkce_code_challenge, random_nonce, random_pkce_code_verifier, random_state,
+    validate_authorization_response, AuthorizationChecks, AuthorizationCode, Callback,
+};
 pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
 };
@@ -173,11 +180,12 @@ pub use grants::token_exchange::{
 };
 pub use grants::{
     build_token_request, client_credentials_grant, generic_grant_request, jwt_bearer_grant,
-    refresh_token_grant, JWT_BEARER_GRANT_TYPE,
+    refresh_token_grant, RefreshTokenRef, JWT_BEARER_GRANT_TYPE,
 };
 pub use id_token::{validate_id_token, IdTokenChecks, IdTokenClaims};
 pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
+pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
 #[cfg(feature = "middleware")]

@@ -18,6 +18,7 @@ use crate::config::client_metadata::ClientMetadata;
 use crate::config::metadata::ServerMetadata;
 use crate::endpoint::{EndpointContext, INTROSPECTION, REVOCATION, TOKEN};
 use crate::error::{Error, Result};
+use crate::jwks::{JwksCache, JwksCacheSnapshot};
 use crate::transport::Transport;
 
 /// Default timeout of every request (as openid-client 6.9).
@@ -42,6 +43,7 @@ pub(crate) struct Settings {
     pub clock: Arc<dyn Clock>,
     pub max_response_size: usize,
     pub client_metadata: ClientMetadata,
+    pub jwks_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             clock: Arc::new(SystemClock),
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             client_metadata: ClientMetadata::default(),
+            jwks_max_age: crate::jwks::DEFAULT_JWKS_MAX_AGE,
         }
     }
 }
@@ -172,6 +175,15 @@ macro_rules! settings_setters {
             self
         }
 
+        /// How long the server's JWK Set is used before it is fetched again
+        /// (default 300 s). A JWT signed with a key the set lacks makes the
+        /// cache fetch earlier, at most once per
+        /// [`MIN_REFETCH_INTERVAL`](crate::jwks::MIN_REFETCH_INTERVAL).
+        pub fn jwks_max_age(mut self, max_age: std::time::Duration) -> Self {
+            self.settings.jwks_max_age = max_age;
+            self
+        }
+
         /// The client's registered metadata (default: only the client id and
         /// the auth method).
         pub fn client_metadata(mut self, metadata: crate::ClientMetadata) -> Self {
@@ -254,6 +266,7 @@ impl ConfigurationBuilder {
                 server,
                 auth,
                 http,
+                jwks: JwksCache::new(),
                 settings,
             }),
         })
@@ -293,6 +306,7 @@ struct Inner {
     auth: ClientAuth,
     http: reqwest::Client,
     settings: Settings,
+    jwks: JwksCache,
 }
 
 impl fmt::Debug for Configuration {
@@ -440,6 +454,31 @@ impl Configuration {
 
     pub(crate) fn transport(&self) -> Transport<'_> {
         self.inner.settings.transport(&self.inner.http)
+    }
+
+    /// How long the server's JWK Set is used before it is fetched again.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.inner.settings.jwks_max_age
+    }
+
+    pub(crate) fn jwks_cache(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    /// The cached JWK Set of the server and when it was fetched, to store
+    /// and [`import`](Self::import_jwks_cache) into another process's
+    /// configuration (openid-client's `getJwksCache`); `None` before the
+    /// first fetch.
+    pub fn export_jwks_cache(&self) -> Option<JwksCacheSnapshot> {
+        self.inner.jwks.export()
+    }
+
+    /// Loads a cached JWK Set (from [`export_jwks_cache`](Self::export_jwks_cache)),
+    /// so validations skip the first fetch while it is younger than
+    /// [`jwks_max_age`](ConfigurationBuilder::jwks_max_age). Shared with every
+    /// clone of this configuration.
+    pub fn import_jwks_cache(&self, snapshot: JwksCacheSnapshot) -> Result<()> {
+        self.inner.jwks.import(snapshot)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::dpop::DPoPHandle;
 use crate::endpoint::request::{EndpointRequest, FormParam, UnauthenticatedRequest};
 use crate::endpoint::{self, EndpointContext, TOKEN};
 use crate::error::{Error, Result};
+use crate::id_token::{self, IdTokenExpectations};
 use crate::options::{Call, RequestOptions};
 use response::{process_token_response, TokenEndpointResponse, TokenType};
 
@@ -64,9 +65,23 @@ where
 /// ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)): a new
 /// access token for a refresh token. The response may carry a new refresh
 /// token (rotation); use it next time.
-pub fn refresh_token_grant<'a, I>(
+///
+/// `refresh_token` is a [`RefreshToken`], or the [`TokenEndpointResponse`]
+/// that carried it. An ID Token in the response is validated as the one of
+/// the original sign-in was (OIDC Core §12.2), and — given the previous
+/// response and its validated claims — its `sub` must be the original one.
+///
+/// ```no_run
+/// # async fn run(config: oidckit::Configuration, tokens: oidckit::TokenEndpointResponse) -> Result<(), oidckit::Error> {
+/// let refreshed = oidckit::refresh_token_grant(&config, &tokens, &[("scope", "openid")], None).await?;
+/// if let Some(claims) = refreshed.claims() {
+///     assert_eq!(Some(claims.subject()), tokens.claims().map(|c| c.subject()));
+/// }
+/// # Ok(()) }
+/// ```
+pub fn refresh_token_grant<'a, 'r, I>(
     config: &'a Configuration,
-    refresh_token: &RefreshToken,
+    refresh_token: impl Into<RefreshTokenRef<'r>>,
     params: I,
     dpop: Option<&'a DPoPHandle>,
 ) -> Call<'a, TokenEndpointResponse>
@@ -74,8 +89,49 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    let owned = [("refresh_token", refresh_token.secret().as_str())];
-    grant(config, "refresh_token", &owned, params, dpop)
+    let RefreshTokenRef { token, subject } = refresh_token.into();
+    let Some(token) = token else {
+        return Call::fail(Error::invalid_input(
+            "the token response has no refresh_token to refresh with",
+        ));
+    };
+    let owned = [("refresh_token", token.secret().as_str())];
+    let expected = IdTokenExpectations::after_refresh(subject);
+    checked_grant(
+        config,
+        "refresh_token",
+        &owned,
+        params,
+        dpop,
+        ResponseCheck::IdToken(expected),
+    )
+}
+
+/// The refresh token of a [`refresh_token_grant`]: a [`RefreshToken`], or the
+/// [`TokenEndpointResponse`] that carried it (which also gives the subject
+/// of its validated ID Token, to compare with the new one's).
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshTokenRef<'r> {
+    token: Option<&'r RefreshToken>,
+    subject: Option<&'r str>,
+}
+
+impl<'r> From<&'r RefreshToken> for RefreshTokenRef<'r> {
+    fn from(token: &'r RefreshToken) -> Self {
+        RefreshTokenRef {
+            token: Some(token),
+            subject: None,
+        }
+    }
+}
+
+impl<'r> From<&'r TokenEndpointResponse> for RefreshTokenRef<'r> {
+    fn from(response: &'r TokenEndpointResponse) -> Self {
+        RefreshTokenRef {
+            token: response.refresh_token(),
+            subject: response.claims().map(|c| c.subject()),
+        }
+    }
 }
 
 /// The JWT bearer grant
@@ -184,19 +240,35 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    checked_grant(config, grant_type, grant_params, params, dpop, |_| Ok(()))
+    checked_grant(
+        config,
+        grant_type,
+        grant_params,
+        params,
+        dpop,
+        ResponseCheck::None,
+    )
 }
 
-/// [`grant`] with a grant-specific check of the response (token exchange
-/// requires `issued_token_type`), whose error keeps the response's URL and
-/// status.
+/// What a grant checks in its response beyond RFC 6749 §5.1.
+pub(crate) enum ResponseCheck {
+    /// Nothing more.
+    None,
+    /// A grant-specific rule (token exchange requires `issued_token_type`),
+    /// whose error keeps the response's URL and status.
+    Rule(fn(&TokenEndpointResponse) -> Result<()>),
+    /// An ID Token, validated with the server's keys (OpenID Connect).
+    IdToken(IdTokenExpectations),
+}
+
+/// [`grant`] with a [`ResponseCheck`].
 pub(crate) fn checked_grant<'a, I>(
     config: &'a Configuration,
     grant_type: &str,
     grant_params: &[(&'static str, &str)],
     params: I,
     dpop: Option<&'a DPoPHandle>,
-    check: fn(&TokenEndpointResponse) -> Result<()>,
+    check: ResponseCheck,
 ) -> Call<'a, TokenEndpointResponse>
 where
     I: IntoIterator,
@@ -214,17 +286,26 @@ async fn request_token(
     request: Result<UnauthenticatedRequest>,
     options: RequestOptions,
     dpop: Option<&DPoPHandle>,
-    check: fn(&TokenEndpointResponse) -> Result<()>,
+    check: ResponseCheck,
 ) -> Result<TokenEndpointResponse> {
     let request = request?;
     let dpop = dpop.or(options.dpop.as_ref());
-    endpoint::send(config, &TOKEN, request, &options, dpop, |ctx, response| {
+    let mut token = endpoint::send(config, &TOKEN, request, &options, dpop, |ctx, response| {
         let token = process_token_response(ctx, response)?;
         check_token_type(&token, dpop.is_some())?;
-        check(&token)?;
+        if let ResponseCheck::Rule(rule) = &check {
+            rule(&token)?;
+        }
         Ok(token)
     })
-    .await
+    .await?;
+    if let ResponseCheck::IdToken(expected) = &check {
+        let claims = id_token::validate_returned(config, &token, expected).await?;
+        if let Some(claims) = claims {
+            token.set_claims(claims);
+        }
+    }
+    Ok(token)
 }
 
 /// RFC 9449 §5: a request with a proof gets a `DPoP` token; a `DPoP` token

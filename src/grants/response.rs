@@ -11,6 +11,8 @@ use oauth2::{AccessToken, RefreshToken, Scope};
 use reqwest::StatusCode;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::id_token::IdTokenClaims;
 use serde_json::{Map, Value};
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
@@ -122,6 +124,8 @@ pub struct TokenEndpointResponse {
     scope: Option<String>,
     scopes: Option<Vec<Scope>>,
     id_token: Option<String>,
+    /// The claims of `id_token`, once validated (never set from a store).
+    id_token_claims: Option<Arc<IdTokenClaims>>,
     extra: Map<String, Value>,
     clock: Arc<dyn Clock>,
 }
@@ -193,6 +197,21 @@ impl TokenEndpointResponse {
     /// validated by this crate yet.
     pub fn id_token(&self) -> Option<&str> {
         self.id_token.as_deref()
+    }
+
+    /// The claims of the ID Token, validated (OIDC Core §3.1.3.7) by the
+    /// grant that returned it: [`authorization_code_grant`](crate::authorization_code_grant)
+    /// and [`refresh_token_grant`](crate::refresh_token_grant). `None` when
+    /// there was no ID Token, or for a response not from those grants (a
+    /// token read back from a store, the low-level
+    /// [`process_token_response`](crate::process_token_response), which
+    /// leaves validation to [`validate_id_token`](crate::validate_id_token)).
+    pub fn claims(&self) -> Option<&IdTokenClaims> {
+        self.id_token_claims.as_deref()
+    }
+
+    pub(crate) fn set_claims(&mut self, claims: IdTokenClaims) {
+        self.id_token_claims = Some(Arc::new(claims));
     }
 
     /// The `issued_token_type` of a token exchange response (RFC 8693 §2.2.1).
@@ -297,6 +316,7 @@ impl TokenEndpointResponse {
             scope,
             scopes,
             id_token,
+            id_token_claims: None,
             extra,
             clock,
         })

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use super::checked_grant;
 use super::response::TokenEndpointResponse;
+use super::{checked_grant, ResponseCheck};
 use crate::config::Configuration;
 use crate::dpop::DPoPHandle;
 use crate::error::{Error, Result};
@@ -165,7 +165,7 @@ pub fn token_exchange<'a>(
         &owned,
         std::iter::empty::<(&str, &str)>(),
         dpop,
-        issued_token_type_required,
+        ResponseCheck::Rule(issued_token_type_required),
     )
 }
 

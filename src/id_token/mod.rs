@@ -38,6 +38,67 @@ pub struct IdTokenChecks<'a> {
     /// The `sub` the token must have: after a refresh, the subject of the
     /// original ID Token (OIDC Core §12.2).
     pub subject: Option<&'a str>,
+    /// Skips the `nonce` rule: after a refresh, the ID Token's `nonce` is
+    /// not compared (OIDC Core §12.2; openid-client checks it in the code
+    /// flow only).
+    pub skip_nonce_check: bool,
+}
+
+/// What a grant expects of the ID Token in its response (owned, as the
+/// [`Call`](crate::Call) outlives the caller's values).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdTokenExpectations {
+    /// The response must have an ID Token (the authorization request had
+    /// `scope=openid`, known from a nonce or max_age).
+    pub required: bool,
+    pub nonce: Option<String>,
+    pub skip_nonce_check: bool,
+    pub max_age: Option<u64>,
+    pub code: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl IdTokenExpectations {
+    /// After a refresh: an ID Token is optional, its nonce not compared,
+    /// its subject the original one when known.
+    pub(crate) fn after_refresh(subject: Option<&str>) -> Self {
+        IdTokenExpectations {
+            skip_nonce_check: true,
+            subject: subject.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+}
+
+/// Validates the ID Token of a token response (if any) with the keys of
+/// `config`'s JWKS cache; `None` when the response has none and none was
+/// required.
+pub(crate) async fn validate_returned(
+    config: &crate::Configuration,
+    token: &crate::TokenEndpointResponse,
+    expected: &IdTokenExpectations,
+) -> Result<Option<IdTokenClaims>> {
+    let Some(id_token) = token.id_token() else {
+        if expected.required {
+            return Err(Error::invalid_response(
+                "the token response has no id_token, though the authorization request was an OpenID Connect one",
+            ));
+        }
+        return Ok(None);
+    };
+    let ctx = config.context();
+    let jwt = decode(&ctx, id_token)?;
+    let key = crate::jwks::key_for(config, jwt.alg, jwt.kid.as_deref()).await?;
+    jwt.verify(&key, WHAT)?;
+    let checks = IdTokenChecks {
+        nonce: expected.nonce.as_deref(),
+        max_age: expected.max_age,
+        access_token: Some(token.access_token().secret()),
+        code: expected.code.as_deref(),
+        subject: expected.subject.as_deref(),
+        skip_nonce_check: expected.skip_nonce_check,
+    };
+    validate_claims(&ctx, jwt, &checks).map(Some)
 }
 
 /// Validates `id_token` against the server metadata, client metadata and
@@ -170,7 +231,9 @@ pub(crate) fn validate_claims(
         }
     }
 
-    check_nonce(claims, checks.nonce)?;
+    if !checks.skip_nonce_check {
+        check_nonce(claims, checks.nonce)?;
+    }
     let auth_time = check_auth_time(ctx, claims, checks.max_age, now, tolerance)?;
 
     if let Some(token) = checks.access_token {

@@ -77,6 +77,7 @@ const NONCE: IdTokenChecks<'static> = IdTokenChecks {
     access_token: None,
     code: None,
     subject: None,
+    skip_nonce_check: false,
 };
 
 #[test]

@@ -1,0 +1,390 @@
+//! The authorization response: what the browser brings back to the
+//! redirect URI, checked before its code is used (RFC 6749 §4.1.2, RFC 9207,
+//! OAuth 2.0 Security BCP §4.4, §4.7).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use url::{form_urlencoded, Url};
+
+use super::AuthorizationChecks;
+use crate::endpoint::EndpointContext;
+use crate::error::{server_text, Error, ErrorKind, OAuthError, Result};
+
+/// The longest value kept from a parameter in an error message.
+const TEXT_LEN: usize = 200;
+
+/// An authorization response as it reached the redirect URI: the URL the
+/// browser requested (the query holds the response), or, for
+/// `response_mode=form_post`, the URL and the form body.
+#[derive(Clone, Copy)]
+pub struct Callback<'a> {
+    url: &'a Url,
+    form: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for Callback<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The query holds a code: only the redirect URI is shown.
+        f.debug_struct("Callback")
+            .field("redirect_uri", &redirect_uri(self.url).as_str())
+            .field("form_post", &self.form.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Callback<'a> {
+    /// A `response_mode=form_post` response (OAuth 2.0 Form Post Response
+    /// Mode): the URL the browser POSTed to and the
+    /// `application/x-www-form-urlencoded` body.
+    pub fn form_post(url: &'a Url, body: &'a [u8]) -> Self {
+        Callback {
+            url,
+            form: Some(body),
+        }
+    }
+
+    /// The parameters, each name once.
+    fn params(&self) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
+        let params: Vec<_> = match self.form {
+            Some(body) => form_urlencoded::parse(body).collect(),
+            None => self.url.query_pairs().collect(),
+        };
+        let mut seen = HashSet::new();
+        for (name, _) in &params {
+            if !seen.insert(name.as_ref()) {
+                return Err(Error::invalid_response(format!(
+                    "the authorization response has the parameter {:?} more than once",
+                    server_text(name, 64)
+                )));
+            }
+        }
+        Ok(params)
+    }
+}
+
+impl<'a> From<&'a Url> for Callback<'a> {
+    fn from(url: &'a Url) -> Self {
+        Callback { url, form: None }
+    }
+}
+
+/// An authorization response that passed the checks: its code, ready to be
+/// redeemed at the token endpoint.
+#[derive(Clone)]
+pub struct AuthorizationCode {
+    code: String,
+    redirect_uri: Url,
+    state: Option<String>,
+    issuer: Option<String>,
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("code", &"[redacted]")
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("state", &self.state)
+            .field("iss", &self.issuer)
+            .finish()
+    }
+}
+
+impl AuthorizationCode {
+    /// The authorization code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The callback URL without query and fragment: the `redirect_uri` the
+    /// token request repeats (RFC 6749 §4.1.3).
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The `state` of the response (equal to the expected one).
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
+    /// The `iss` of the response (RFC 9207), when sent.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+}
+
+/// Checks an authorization response (the low-level first step of
+/// [`authorization_code_grant`](crate::authorization_code_grant)), in
+/// openid-client's order:
+///
+/// - every parameter at most once;
+/// - no JARM `response` parameter (this is the plain response mode);
+/// - `iss` (RFC 9207) equal to the issuer, and required when the server
+///   advertises `authorization_response_iss_parameter_supported`
+///   ([`IssuerMismatch`](ErrorKind::IssuerMismatch) otherwise: the mix-up
+///   attack);
+/// - `state` exactly the expected one, or absent when none was sent
+///   ([`ClaimComparison`](ErrorKind::ClaimComparison));
+/// - an `error` becomes an [`OAuth`](ErrorKind::OAuth) error with its
+///   description, URI and `state`;
+/// - `id_token` or `token` (a hybrid or implicit response) are refused
+///   ([`UnsupportedOperation`](ErrorKind::UnsupportedOperation));
+/// - a non-empty `code`.
+///
+/// ```
+/// use oidckit::{validate_authorization_response, AuthorizationChecks, ClientAuth,
+///     ClientMetadata, EndpointContext, ServerMetadata, Url};
+///
+/// let server = ServerMetadata::new("https://as.example", "https://as.example/token".parse()?);
+/// let client = ClientMetadata::new("app");
+/// let auth = ClientAuth::none();
+/// let ctx = EndpointContext::new(&server, &client, &auth);
+/// let url: Url = "https://app.example/cb?code=c0de&state=s1&iss=https%3A%2F%2Fas.example".parse()?;
+/// let code = validate_authorization_response(&ctx, (&url).into(), &AuthorizationChecks::new().expected_state("s1"))?;
+/// assert_eq!((code.code(), code.redirect_uri().as_str()), ("c0de", "https://app.example/cb"));
+///
+/// let forged: Url = "https://app.example/cb?code=c0de&state=s1&iss=https%3A%2F%2Fevil.example".parse()?;
+/// let e = validate_authorization_response(&ctx, (&forged).into(), &AuthorizationChecks::new().expected_state("s1"))
+///     .unwrap_err();
+/// assert_eq!(e.kind(), oidckit::ErrorKind::IssuerMismatch);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn validate_authorization_response(
+    ctx: &EndpointContext<'_>,
+    callback: Callback<'_>,
+    checks: &AuthorizationChecks,
+) -> Result<AuthorizationCode> {
+    let params = callback.params()?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_ref())
+    };
+
+    if get("response").is_some() {
+        return Err(Error::invalid_response(
+            "the authorization response is a JARM `response` JWT, but a plain response was expected",
+        ));
+    }
+
+    let issuer = get("iss");
+    match issuer {
+        Some(iss) if iss != ctx.server.issuer => {
+            return Err(Error::issuer_mismatch(&ctx.server.issuer, iss));
+        }
+        None if ctx.server.authorization_response_iss_parameter_supported == Some(true) => {
+            return Err(Error::new(
+                ErrorKind::IssuerMismatch,
+                "the authorization response has no `iss`, which the server promises (RFC 9207)",
+            ));
+        }
+        _ => {}
+    }
+
+    let state = get("state");
+    match (state, checks.state.as_deref()) {
+        (Some(got), Some(expected)) if got == expected => {}
+        (None, None) => {}
+        (Some(_), Some(_)) => {
+            return Err(mismatch(
+                "the authorization response's `state` is not the one sent",
+            ))
+        }
+        (None, Some(_)) => return Err(mismatch("the authorization response has no `state`")),
+        (Some(_), None) => {
+            return Err(mismatch(
+                "the authorization response has a `state`, but none was sent",
+            ))
+        }
+    }
+
+    if let Some(error) = get("error") {
+        let text = |name: &str| get(name).map(|v| server_text(v, TEXT_LEN));
+        return Err(Error::oauth(OAuthError {
+            error: server_text(error, TEXT_LEN),
+            error_description: text("error_description"),
+            error_uri: text("error_uri"),
+            status: None,
+            url: None,
+            challenges: Vec::new(),
+            state: state.map(str::to_owned),
+        }));
+    }
+
+    for hybrid in ["id_token", "token"] {
+        if get(hybrid).is_some() {
+            return Err(Error::new(
+                ErrorKind::UnsupportedOperation,
+                format!(
+                    "the authorization response has `{hybrid}`: implicit and hybrid responses are not supported"
+                ),
+            ));
+        }
+    }
+
+    let code = match get("code") {
+        Some(code) if !code.is_empty() => code,
+        _ => {
+            return Err(Error::invalid_response(
+                "the authorization response has no `code`",
+            ))
+        }
+    };
+    Ok(AuthorizationCode {
+        code: code.to_owned(),
+        redirect_uri: redirect_uri(callback.url),
+        state: state.map(str::to_owned),
+        issuer: issuer.map(str::to_owned),
+    })
+}
+
+fn mismatch(message: &str) -> Error {
+    Error::new(ErrorKind::ClaimComparison, message)
+}
+
+/// The callback URL without query and fragment (openid-client's
+/// `stripParams`).
+fn redirect_uri(url: &Url) -> Url {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientAuth, ClientMetadata, ServerMetadata};
+
+    fn server(iss_supported: bool) -> ServerMetadata {
+        let mut s = ServerMetadata::new(
+            "https://as.example",
+            "https://as.example/t".parse().unwrap(),
+        );
+        s.authorization_response_iss_parameter_supported = Some(iss_supported);
+        s
+    }
+
+    fn check(
+        server: &ServerMetadata,
+        query: &str,
+        checks: &AuthorizationChecks,
+    ) -> Result<AuthorizationCode> {
+        let client = ClientMetadata::new("app");
+        let auth = ClientAuth::none();
+        let ctx = EndpointContext::new(server, &client, &auth);
+        let url: Url = format!("https://app.example/cb?{query}#frag")
+            .parse()
+            .unwrap();
+        validate_authorization_response(&ctx, (&url).into(), checks)
+    }
+
+    const ISS: &str = "iss=https%3A%2F%2Fas.example";
+
+    #[test]
+    fn a_good_response() {
+        let checks = AuthorizationChecks::new().expected_state("s1");
+        let code = check(&server(true), &format!("code=c&state=s1&{ISS}"), &checks).unwrap();
+        assert_eq!(code.code(), "c");
+        assert_eq!(code.redirect_uri().as_str(), "https://app.example/cb");
+        assert_eq!(code.state(), Some("s1"));
+        assert_eq!(code.issuer(), Some("https://as.example"));
+        assert!(!format!("{code:?}").contains("\"c\""));
+    }
+
+    #[test]
+    fn each_rule() {
+        let s1 = AuthorizationChecks::new().expected_state("s1");
+        let none = AuthorizationChecks::new();
+        let cases: Vec<(&str, &AuthorizationChecks, bool, ErrorKind)> = vec![
+            (
+                "code=c&state=s1&state=s1",
+                &s1,
+                false,
+                ErrorKind::InvalidResponse,
+            ),
+            (
+                "code=c&state=s1&response=eyJ",
+                &s1,
+                false,
+                ErrorKind::InvalidResponse,
+            ),
+            (
+                "code=c&state=s1&iss=https%3A%2F%2Fevil.example",
+                &s1,
+                false,
+                ErrorKind::IssuerMismatch,
+            ),
+            ("code=c&state=s1", &s1, true, ErrorKind::IssuerMismatch),
+            ("code=c&state=s2", &s1, false, ErrorKind::ClaimComparison),
+            ("code=c", &s1, false, ErrorKind::ClaimComparison),
+            ("code=c&state=s1", &none, false, ErrorKind::ClaimComparison),
+            ("error=access_denied&state=s1", &s1, false, ErrorKind::OAuth),
+            (
+                "code=c&state=s1&id_token=x",
+                &s1,
+                false,
+                ErrorKind::UnsupportedOperation,
+            ),
+            (
+                "code=c&state=s1&token=x",
+                &s1,
+                false,
+                ErrorKind::UnsupportedOperation,
+            ),
+            ("state=s1", &s1, false, ErrorKind::InvalidResponse),
+            ("code=&state=s1", &s1, false, ErrorKind::InvalidResponse),
+        ];
+        for (query, checks, iss_supported, kind) in cases {
+            let e = check(&server(iss_supported), query, checks).unwrap_err();
+            assert_eq!(e.kind(), kind, "{query}: {e}");
+        }
+        // Without the server's promise, `iss` may be absent.
+        check(&server(false), "code=c&state=s1", &s1).unwrap();
+    }
+
+    #[test]
+    fn an_error_response_is_a_typed_oauth_error() {
+        let checks = AuthorizationChecks::new().expected_state("s1");
+        let e = check(
+            &server(false),
+            "error=access_denied&error_description=the+user+said+no&error_uri=https%3A%2F%2Fas.example%2Fe&state=s1",
+            &checks,
+        )
+        .unwrap_err();
+        let oauth = e.oauth_error().unwrap();
+        assert_eq!(oauth.error, "access_denied");
+        assert_eq!(oauth.error_description.as_deref(), Some("the user said no"));
+        assert_eq!(oauth.error_uri.as_deref(), Some("https://as.example/e"));
+        assert_eq!(oauth.state.as_deref(), Some("s1"));
+        assert_eq!(oauth.status, None);
+        assert!(e.to_string().contains("access_denied"), "{e}");
+    }
+
+    #[test]
+    fn form_post_bodies() {
+        let client = ClientMetadata::new("app");
+        let auth = ClientAuth::none();
+        let server = server(true);
+        let ctx = EndpointContext::new(&server, &client, &auth);
+        let url: Url = "https://app.example/cb".parse().unwrap();
+        let body = format!("code=c&state=s1&{ISS}");
+        let checks = AuthorizationChecks::new().expected_state("s1");
+        let code = validate_authorization_response(
+            &ctx,
+            Callback::form_post(&url, body.as_bytes()),
+            &checks,
+        )
+        .unwrap();
+        assert_eq!(code.code(), "c");
+        let twice = format!("code=c&code=d&state=s1&{ISS}");
+        assert!(validate_authorization_response(
+            &ctx,
+            Callback::form_post(&url, twice.as_bytes()),
+            &checks
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! Signing a user in: the authorization code flow with PKCE
+//! ([RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1),
+//! [RFC 7636](https://www.rfc-editor.org/rfc/rfc7636),
+//! [OIDC Core §3.1](https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth)),
+//! and signing out (RP-Initiated Logout).
+//!
+//! 1. [`build_authorization_url`] with a PKCE challenge, a `state` and a
+//!    `nonce` from [`random_pkce_code_verifier`], [`random_state`] and
+//!    [`random_nonce`], kept in the user's session;
+//! 2. the browser comes back to the redirect URI: [`authorization_code_grant`]
+//!    checks the authorization response ([`validate_authorization_response`]
+//!    is that step alone), redeems the code and validates the ID Token;
+//! 3. [`build_end_session_url`] signs the user out at the server.
+
+mod callback;
+mod logout;
+
+pub use callback::{validate_authorization_response, AuthorizationCode, Callback};
+pub use logout::build_end_session_url;
+
+use std::fmt;
+
+use url::Url;
+
+use crate::config::Configuration;
+use crate::endpoint::request::FormParam;
+use crate::endpoint::EndpointContext;
+use crate::error::{Error, Result};
+use crate::grants::{checked_grant, response::TokenEndpointResponse, ResponseCheck};
+use crate::id_token::IdTokenExpectations;
+use crate::jose::{b64url, sha256};
+use crate::options::Call;
+use crate::transport;
+
+/// Parameters [`build_authorization_url`] sets itself.
+const LIBRARY_PARAMS: [&str; 1] = ["client_id"];
+
+/// 32 random bytes, base64url-encoded (43 characters): a PKCE
+/// `code_verifier` (RFC 7636 §4.1), to keep in the user's session and give to
+/// [`AuthorizationChecks::pkce_code_verifier`].
+///
+/// # Panics
+///
+/// If the operating system's random number generator fails (as the `rand`
+/// crate does): nothing sensible can be done without randomness.
+pub fn random_pkce_code_verifier() -> String {
+    random_32()
+}
+
+/// A random `state` (32 bytes, base64url) for the authorization request: it
+/// ties the response to the browser session that started the flow (RFC 6749
+/// §10.12). Panics as [`random_pkce_code_verifier`].
+pub fn random_state() -> String {
+    random_32()
+}
+
+/// A random `nonce` (32 bytes, base64url) for the authorization request: the
+/// ID Token must carry it back, which stops a replayed ID Token (OIDC Core
+/// §15.5.2). Panics as [`random_pkce_code_verifier`].
+pub fn random_nonce() -> String {
+    random_32()
+}
+
+fn random_32() -> String {
+    let mut bytes = [0u8; 32];
+    #[allow(clippy::expect_used)]
+    openssl::rand::rand_bytes(&mut bytes).expect("the random number generator failed");
+    b64url(&bytes)
+}
+
+/// The PKCE `code_challenge` for `code_verifier` with method `S256`:
+/// `BASE64URL(SHA256(code_verifier))` (RFC 7636 §4.2). The `plain` method is
+/// not offered: it protects nothing if the request leaks.
+pub fn calculate_pkce_code_challenge(code_verifier: &str) -> String {
+    b64url(&sha256(code_verifier.as_bytes()))
+}
+
+/// The URL to send the user's browser to: the server's
+/// `authorization_endpoint` with `client_id`, `response_type=code` (unless
+/// given), the client's one registered `redirect_uri` (unless given), and
+/// `params`.
+///
+/// The endpoint must be `https:` (unless insecure requests are allowed);
+/// `client_id` is the library's. The parameters are not checked against the
+/// flow: give `code_challenge` with `code_challenge_method=S256`, `state`
+/// and, for OpenID Connect, `scope=openid …` and a `nonce`.
+///
+/// ```
+/// use oidckit::{build_authorization_url, calculate_pkce_code_challenge, random_nonce,
+///     random_pkce_code_verifier, random_state, ClientAuth, Configuration, ServerMetadata};
+///
+/// let mut server = ServerMetadata::new("https://as.example", "https://as.example/token".parse()?);
+/// server.authorization_endpoint = Some("https://as.example/authorize".parse()?);
+/// let config = Configuration::new(server, "app", ClientAuth::client_secret_basic("s"))?;
+///
+/// let verifier = random_pkce_code_verifier();
+/// let (state, nonce) = (random_state(), random_nonce());
+/// let url = build_authorization_url(&config, &[
+///     ("redirect_uri", "https://app.example/cb"),
+///     ("scope", "openid email"),
+///     ("code_challenge", &calculate_pkce_code_challenge(&verifier)),
+///     ("code_challenge_method", "S256"),
+///     ("state", &state),
+///     ("nonce", &nonce),
+/// ])?;
+/// assert!(url.as_str().starts_with("https://as.example/authorize?client_id=app&response_type=code&"));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_authorization_url<I>(config: &Configuration, params: I) -> Result<Url>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    build_authorization_url_in(&config.context(), params)
+}
+
+/// [`build_authorization_url`] over the low-level context.
+pub(crate) fn build_authorization_url_in<I>(ctx: &EndpointContext<'_>, params: I) -> Result<Url>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let endpoint = ctx
+        .server
+        .authorization_endpoint
+        .as_ref()
+        .ok_or_else(|| Error::missing_metadata("authorization_endpoint"))?;
+    transport::check_url(endpoint, ctx.allow_insecure_requests)?;
+    let params: Vec<I::Item> = params.into_iter().collect();
+    let given = |name: &str| params.iter().any(|p| p.name() == name);
+    if let Some(p) = params.iter().find(|p| LIBRARY_PARAMS.contains(&p.name())) {
+        return Err(Error::invalid_input(format!(
+            "`{}` is set by the library",
+            p.name()
+        )));
+    }
+    let mut url = endpoint.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("client_id", &ctx.client.client_id);
+        if !given("response_type") {
+            query.append_pair("response_type", "code");
+        }
+        if !given("redirect_uri") {
+            if let Some([only]) = ctx.client.redirect_uris.as_deref() {
+                query.append_pair("redirect_uri", only);
+            }
+        }
+        for p in &params {
+            query.append_pair(p.name(), p.value());
+        }
+    }
+    Ok(url)
+}
+
+/// What the authorization response and the ID Token must match: the values
+/// the application kept in the user's session when it built the
+/// authorization URL. Setters never fail.
+///
+/// ```
+/// # let (verifier, state, nonce) = ("v", "s", "n");
+/// let checks = oidckit::AuthorizationChecks::new()
+///     .pkce_code_verifier(verifier)
+///     .expected_state(state)
+///     .expected_nonce(nonce)
+///     .max_age(3600);
+/// ```
+#[derive(Clone, Default)]
+pub struct AuthorizationChecks {
+    pub(crate) pkce_code_verifier: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) id_token_expected: bool,
+}
+
+impl fmt::Debug for AuthorizationChecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationChecks")
+            .field(
+                "pkce_code_verifier",
+                &self.pkce_code_verifier.as_ref().map(|_| "[redacted]"),
+            )
+            .field("state", &self.state)
+            .field("nonce", &self.nonce)
+            .field("max_age", &self.max_age)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("id_token_expected", &self.id_token_expected)
+            .finish()
+    }
+}
+
+impl AuthorizationChecks {
+    /// No expectations: no `state`, no PKCE, no `nonce` (each then must be
+    /// absent from the responses).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The PKCE `code_verifier` whose challenge the authorization request
+    /// sent; sent with the code (RFC 7636 §4.5).
+    #[must_use]
+    pub fn pkce_code_verifier(mut self, verifier: impl Into<String>) -> Self {
+        self.pkce_code_verifier = Some(verifier.into());
+        self
+    }
+
+    /// The `state` the authorization request sent: the response must carry
+    /// exactly it. Without one, a response with a `state` is refused.
+    #[must_use]
+    pub fn expected_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// The `nonce` the authorization request sent: the ID Token must carry
+    /// exactly it, and an ID Token is then required. Without one, an ID
+    /// Token with a `nonce` is refused.
+    #[must_use]
+    pub fn expected_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self.id_token_expected = true;
+        self
+    }
+
+    /// The `max_age` the authorization request sent (seconds): the ID Token
+    /// must have an `auth_time` no older than that (OIDC Core §3.1.2.1). An
+    /// ID Token is then required.
+    #[must_use]
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age = Some(seconds);
+        self.id_token_expected = true;
+        self
+    }
+
+    /// The `redirect_uri` to send with the code, when it is not the
+    /// callback URL without its query (for example behind a proxy that
+    /// rewrites the host).
+    #[must_use]
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// Requires an ID Token in the token response (the authorization
+    /// request had `scope=openid`) even without a nonce or max_age.
+    #[must_use]
+    pub fn expect_id_token(mut self) -> Self {
+        self.id_token_expected = true;
+        self
+    }
+}
+
+/// Finishes a sign-in: checks the authorization response the browser
+/// brought back ([`validate_authorization_response`]: `iss`, `state`,
+/// errors), redeems its code at the token endpoint (with the PKCE verifier
+/// and the `redirect_uri`), and validates the ID Token with the server's
+/// keys (OIDC Core §3.1.3.7; see [`TokenEndpointResponse::claims`]).
+///
+/// `callback` is the URL the browser requested (a [`Url`], query included),
+/// or [`Callback::form_post`] for `response_mode=form_post`. DPoP, timeouts
+/// and headers come through [`Call::options`].
+///
+/// ```no_run
+/// use oidckit::{authorization_code_grant, AuthorizationChecks, Url};
+///
+/// # async fn run(config: oidckit::Configuration, verifier: String, state: String, nonce: String) -> Result<(), Box<dyn std::error::Error>> {
+/// // The URL the browser requested, from the web framework's request.
+/// let callback: Url = "https://app.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj".parse()?;
+/// let tokens = authorization_code_grant(&config, &callback, &AuthorizationChecks::new()
+///     .pkce_code_verifier(verifier)
+///     .expected_state(state)
+///     .expected_nonce(nonce))
+///     .await?;
+/// let claims = tokens.claims().expect("an ID Token, validated");
+/// println!("hello {}", claims.subject());
+/// # Ok(()) }
+/// ```
+pub fn authorization_code_grant<'a, 'c>(
+    config: &'a Configuration,
+    callback: impl Into<Callback<'c>>,
+    checks: &AuthorizationChecks,
+) -> Call<'a, TokenEndpointResponse> {
+    let code = match validate_authorization_response(&config.context(), callback.into(), checks) {
+        Ok(code) => code,
+        Err(e) => return Call::fail(e),
+    };
+    let redirect_uri = checks
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| code.redirect_uri().to_string());
+    let mut grant_params = vec![
+        ("code", code.code()),
+        ("redirect_uri", redirect_uri.as_str()),
+    ];
+    if let Some(verifier) = &checks.pkce_code_verifier {
+        grant_params.push(("code_verifier", verifier));
+    }
+    let expected = IdTokenExpectations {
+        required: checks.id_token_expected,
+        nonce: checks.nonce.clone(),
+        max_age: checks.max_age,
+        code: Some(code.code().to_owned()),
+        ..Default::default()
+    };
+    checked_grant(
+        config,
+        "authorization_code",
+        &grant_params,
+        std::iter::empty::<(&str, &str)>(),
+        None,
+        ResponseCheck::IdToken(expected),
+    )
+}
