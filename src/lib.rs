@@ -141,6 +141,7 @@ mod resource;
 mod token_manager;
 mod tokens;
 mod transport;
+mod userinfo;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -208,6 +209,7 @@ pub use tokens::revocation::{
 };
 pub use tokio_util::sync::CancellationToken;
 pub use transport::EndpointResponse;
+pub use userinfo::{fetch_userinfo, process_userinfo_response, UserInfo};
 
 /// The OAuth vocabulary of the `oauth2` crate, used in this crate's API.
 pub use oauth2::{AccessToken, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse};

@@ -4,6 +4,71 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+/// The accessors of the standard claims (OIDC Core §5.1) for a type with an
+/// `all: Map<String, Value>` field and a `string` helper: ID Token claims
+/// and userinfo share them.
+macro_rules! standard_claims {
+    () => {
+        /// `name` (OIDC Core §5.1).
+        pub fn name(&self) -> Option<&str> {
+            self.string("name")
+        }
+
+        /// `given_name`.
+        pub fn given_name(&self) -> Option<&str> {
+            self.string("given_name")
+        }
+
+        /// `family_name`.
+        pub fn family_name(&self) -> Option<&str> {
+            self.string("family_name")
+        }
+
+        /// `preferred_username`: shorthand the user chose; not unique, not stable.
+        pub fn preferred_username(&self) -> Option<&str> {
+            self.string("preferred_username")
+        }
+
+        /// `email`: not unique, not stable, not verified unless
+        /// [`email_verified`](Self::email_verified) says so.
+        pub fn email(&self) -> Option<&str> {
+            self.string("email")
+        }
+
+        /// `email_verified`.
+        pub fn email_verified(&self) -> Option<bool> {
+            self.all
+                .get("email_verified")
+                .and_then(serde_json::Value::as_bool)
+        }
+
+        /// `picture`: the URL of a profile picture.
+        pub fn picture(&self) -> Option<&str> {
+            self.string("picture")
+        }
+
+        /// `locale`, e.g. `en-US`.
+        pub fn locale(&self) -> Option<&str> {
+            self.string("locale")
+        }
+
+        /// Any claim by name, as sent.
+        pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+            self.all.get(name)
+        }
+
+        /// Every claim, as sent.
+        pub fn all(&self) -> &serde_json::Map<String, serde_json::Value> {
+            &self.all
+        }
+
+        fn string(&self, name: &str) -> Option<&str> {
+            self.all.get(name).and_then(serde_json::Value::as_str)
+        }
+    };
+}
+pub(crate) use standard_claims;
+
 /// The claims of an ID Token that passed validation
 /// ([OIDC Core §2](https://openid.net/specs/openid-connect-core-1_0.html#IDToken)):
 /// the required ones typed, the standard optional ones through accessors
@@ -106,60 +171,7 @@ impl IdTokenClaims {
         self.string("sid")
     }
 
-    /// `name` (OIDC Core §5.1).
-    pub fn name(&self) -> Option<&str> {
-        self.string("name")
-    }
-
-    /// `given_name`.
-    pub fn given_name(&self) -> Option<&str> {
-        self.string("given_name")
-    }
-
-    /// `family_name`.
-    pub fn family_name(&self) -> Option<&str> {
-        self.string("family_name")
-    }
-
-    /// `preferred_username`: shorthand the user chose; not unique, not stable.
-    pub fn preferred_username(&self) -> Option<&str> {
-        self.string("preferred_username")
-    }
-
-    /// `email`: not unique, not stable, not verified unless
-    /// [`email_verified`](Self::email_verified) says so.
-    pub fn email(&self) -> Option<&str> {
-        self.string("email")
-    }
-
-    /// `email_verified`.
-    pub fn email_verified(&self) -> Option<bool> {
-        self.all.get("email_verified").and_then(Value::as_bool)
-    }
-
-    /// `picture`: the URL of a profile picture.
-    pub fn picture(&self) -> Option<&str> {
-        self.string("picture")
-    }
-
-    /// `locale`, e.g. `en-US`.
-    pub fn locale(&self) -> Option<&str> {
-        self.string("locale")
-    }
-
-    /// Any claim by name, as sent.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.all.get(name)
-    }
-
-    /// Every claim, as sent.
-    pub fn all(&self) -> &Map<String, Value> {
-        &self.all
-    }
-
-    fn string(&self, name: &str) -> Option<&str> {
-        self.all.get(name).and_then(Value::as_str)
-    }
+    standard_claims!();
 }
 
 fn at(seconds: u64) -> SystemTime {

@@ -6,7 +6,7 @@
 //! server's keys and the expectations in, the claims out. The grants call
 //! it with the keys of the [JWKS cache](crate::jwks).
 
-mod claims;
+pub(crate) mod claims;
 
 pub use claims::IdTokenClaims;
 
@@ -134,33 +134,14 @@ pub(crate) fn decode<'a>(ctx: &EndpointContext<'_>, id_token: &'a str) -> Result
 }
 
 /// The allowed `alg`: the client's `id_token_signed_response_alg`, else the
-/// server's `id_token_signing_alg_values_supported`, else RS256 (OIDC
-/// Registration §2); never `none`, never an HMAC.
+/// server's `id_token_signing_alg_values_supported`, else RS256.
 fn check_algorithm(ctx: &EndpointContext<'_>, alg: JwsAlgorithm) -> Result<()> {
-    let allowed: Vec<&str> = match (
+    jwt::check_allowed_algorithm(
+        alg,
         ctx.client.id_token_signed_response_alg.as_deref(),
         ctx.server.id_token_signing_alg_values_supported.as_deref(),
-    ) {
-        (Some(registered), _) => vec![registered],
-        (None, Some(supported)) if !supported.is_empty() => {
-            supported.iter().map(String::as_str).collect()
-        }
-        _ => vec!["RS256"],
-    };
-    if alg.is_symmetric() || !allowed.contains(&alg.name()) {
-        return Err(Error::new(
-            ErrorKind::UnsupportedAlgorithm,
-            format!(
-                "{WHAT} is signed with {alg}, which is not allowed here (allowed: {})",
-                allowed
-                    .iter()
-                    .map(|a| server_text(a, 16))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    Ok(())
+        WHAT,
+    )
 }
 
 /// The claim checks, once the signature is verified.

@@ -94,6 +94,39 @@ pub(crate) fn decode<'a>(jwt: &'a str, what: &str) -> Result<SignedJwt<'a>> {
     })
 }
 
+/// The algorithm rule of a server's JWT (ID Token, signed userinfo): the
+/// client's registered `alg`, else one the server lists, else RS256 (OIDC
+/// Registration §2); never an HMAC (no shared secret signs these here) and
+/// never `none` (refused by [`decode`]).
+pub(crate) fn check_allowed_algorithm(
+    alg: JwsAlgorithm,
+    registered: Option<&str>,
+    supported: Option<&[String]>,
+    what: &str,
+) -> Result<()> {
+    let allowed: Vec<&str> = match (registered, supported) {
+        (Some(registered), _) => vec![registered],
+        (None, Some(supported)) if !supported.is_empty() => {
+            supported.iter().map(String::as_str).collect()
+        }
+        _ => vec!["RS256"],
+    };
+    if alg.is_symmetric() || !allowed.contains(&alg.name()) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedAlgorithm,
+            format!(
+                "{what} is signed with {alg}, which is not allowed here (allowed: {})",
+                allowed
+                    .iter()
+                    .map(|a| server_text(a, 16))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A base64url part that must hold a JSON object with unique members.
 fn object(part: &str, what: &str, name: &str) -> Result<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD

@@ -135,14 +135,24 @@ pub(crate) async fn key_for(
     alg: JwsAlgorithm,
     kid: Option<&str>,
 ) -> Result<PKey<Public>> {
+    let keys = keys_for(config, alg, kid).await?;
+    keys.select(alg, kid).cloned()
+}
+
+/// The server's JWK Set, holding a key for `alg` and `kid` (see
+/// [`key_for`]); the selection error when it has none even after a refetch.
+pub(crate) async fn keys_for(
+    config: &Configuration,
+    alg: JwsAlgorithm,
+    kid: Option<&str>,
+) -> Result<Arc<JwkSet>> {
     let keys = keys(config, config.jwks_max_age()).await?;
     match keys.keys.select(alg, kid) {
-        Ok(key) => Ok(key.clone()),
+        Ok(_) => Ok(keys.keys),
         Err(e) if e.kind() == ErrorKind::KeySelection => {
             // Perhaps rotated: fetch again unless the keys are recent.
-            let refreshed = keys_newer_than(config, keys.at, MIN_REFETCH_INTERVAL).await?;
-            match refreshed {
-                Some(keys) => keys.keys.select(alg, kid).cloned(),
+            match keys_newer_than(config, keys.at, MIN_REFETCH_INTERVAL).await? {
+                Some(newer) => newer.keys.select(alg, kid).map(|_| newer.keys.clone()),
                 None => Err(e),
             }
         }

@@ -125,7 +125,16 @@ async fn read_response(
     request: reqwest::Request,
     url: Url,
 ) -> Result<EndpointResponse> {
-    let mut response = send_checked(transport, request, &url).await?;
+    let response = send_checked(transport, request, &url).await?;
+    read_all(transport, response, url).await
+}
+
+/// Reads the body of a response from [`send`] (within the size cap).
+pub(crate) async fn read_all(
+    transport: &Transport<'_>,
+    mut response: reqwest::Response,
+    url: Url,
+) -> Result<EndpointResponse> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let body = read_body(response, &url, transport.max_response_size).await?;
