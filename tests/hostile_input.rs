@@ -4,9 +4,10 @@
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    jwk_thumbprint, parse_www_authenticate, process_token_response, ClientAuth, Configuration,
-    DPoPHandle, EndpointResponse, IntrospectionResponse, JwsAlgorithm, PrivateKey, ServerMetadata,
-    TokenEndpointResponse,
+    jwk_thumbprint, parse_www_authenticate, process_token_response,
+    validate_authorization_response, validate_id_token, AuthorizationChecks, Callback, ClientAuth,
+    Configuration, DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet,
+    JwsAlgorithm, PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -149,6 +150,39 @@ proptest! {
         if let Some(nonce) = dpop.nonce(&url) {
             prop_assert!(nonce.len() <= 1024);
             prop_assert!(nonce.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
+        }
+    }
+
+    #[test]
+    fn jwk_sets_never_panic(v in json(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let doc = serde_json::json!({ "keys": [v.clone()] }).to_string();
+        let _ = JwkSet::from_json(doc.as_bytes());
+        let _ = JwkSet::from_json(v.to_string().as_bytes());
+        let _ = JwkSet::from_json(&bytes);
+    }
+
+    #[test]
+    fn id_tokens_from_arbitrary_parts(header in json(), claims in json(), sig in "[A-Za-z0-9_-]{0,90}") {
+        use base64::Engine as _;
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = format!("{}.{}.{sig}", b64(&header), b64(&claims));
+        let jwks = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
+        let checks = IdTokenChecks { nonce: Some("n"), ..Default::default() };
+        // Nothing unsigned or signed by an unknown key is ever accepted.
+        prop_assert!(validate_id_token(&config().context(), &token, &jwks, &checks).is_err());
+    }
+
+    #[test]
+    fn authorization_responses_never_panic(query in ".{0,200}", body in prop::collection::vec(any::<u8>(), 0..200)) {
+        let base: Url = "https://app.example/cb".parse().unwrap();
+        let mut url = base.clone();
+        url.set_query(Some(&query));
+        let checks = AuthorizationChecks::new().expected_state("s");
+        for callback in [Callback::from(&url), Callback::form_post(&base, &body)] {
+            if let Ok(code) = validate_authorization_response(&config().context(), callback, &checks) {
+                prop_assert_eq!(code.state(), Some("s"));
+                prop_assert!(!code.code().is_empty());
+            }
         }
     }
 }

@@ -37,7 +37,10 @@ fn config() -> &'static Configuration {
     static CONFIG: OnceLock<Configuration> = OnceLock::new();
     CONFIG.get_or_init(|| {
         Configuration::new(
-            ServerMetadata::new("https://as.example", "https://as.example/token".parse().unwrap()),
+            ServerMetadata::new(
+                "https://as.example",
+                "https://as.example/token".parse().unwrap(),
+            ),
             "c",
             ClientAuth::none(),
         )
