@@ -14,4 +14,5 @@
 #[doc = include_str!("../docs/mtls.md")]
 #[doc = include_str!("../docs/low-level.md")]
 #[doc = include_str!("../docs/architecture.md")]
+#[doc = include_str!("../docs/sign-in.md")]
 struct DocsDoctests;
