@@ -6,10 +6,10 @@ use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use josekit::jwk::Jwk;
-use josekit::jws::{self, JwsVerifier};
 use serde_json::{Map, Value};
 use url::form_urlencoded;
 
+use super::keys::verifier_for;
 use super::ServerState;
 use crate::client_auth::JWT_BEARER_CLIENT_ASSERTION_TYPE;
 use crate::clock::unix_seconds;
@@ -23,6 +23,8 @@ pub struct MockClient {
     pub(super) client_id: String,
     method: MockAuth,
     pub(super) scopes: Option<Vec<String>>,
+    pub(super) redirect_uris: Vec<String>,
+    pub(super) post_logout_redirect_uris: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -43,6 +45,8 @@ impl std::fmt::Debug for MockClient {
             .field("client_id", &self.client_id)
             .field("method", &self.method_name())
             .field("scopes", &self.scopes)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .finish_non_exhaustive()
     }
 }
@@ -90,7 +94,10 @@ impl MockClient {
         Self::with(client_id, MockAuth::None)
     }
 
-    /// Restricts the scopes the client may request; others give `invalid_scope`.
+    /// Restricts the scopes the client may request; others give
+    /// `invalid_scope`. At the authorization endpoint the OpenID Connect
+    /// scopes (`openid`, `profile`, `email`, `address`, `phone`,
+    /// `offline_access`) are always allowed.
     #[must_use]
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
@@ -101,11 +108,51 @@ impl MockClient {
         self
     }
 
+    /// Registers the redirect URIs the authorization endpoint accepts for
+    /// this client, compared as exact strings (OIDC Core §3.1.2.1). Without
+    /// any, every absolute URL without a fragment is accepted.
+    #[must_use]
+    pub fn redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Registers the `post_logout_redirect_uris` the end-session endpoint
+    /// accepts for this client, compared as exact strings (RP-Initiated
+    /// Logout 1.0 §3.1). Without any, every absolute URL without a fragment
+    /// is accepted.
+    #[must_use]
+    pub fn post_logout_redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.post_logout_redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
     fn with(client_id: impl Into<String>, method: MockAuth) -> Self {
         MockClient {
             client_id: client_id.into(),
             method,
             scopes: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+        }
+    }
+
+    /// Whether `uri` may be used as a redirect: one of `registered`, or,
+    /// when none is registered, an absolute URL without a fragment (RFC 6749
+    /// §3.1.2).
+    pub(super) fn allows_uri(registered: &[String], uri: &str) -> bool {
+        if registered.is_empty() {
+            url::Url::parse(uri).is_ok_and(|u| u.fragment().is_none())
+        } else {
+            registered.iter().any(|r| r == uri)
         }
     }
 
@@ -303,22 +350,4 @@ fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Resu
         return Err("assertion jti replayed".into());
     }
     Ok(())
-}
-
-pub(super) fn verifier_for(alg: JwsAlgorithm, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
-    use JwsAlgorithm::*;
-    let e = |e: josekit::JoseError| e.to_string();
-    Ok(match alg {
-        RS256 => Box::new(jws::RS256.verifier_from_jwk(jwk).map_err(e)?),
-        RS384 => Box::new(jws::RS384.verifier_from_jwk(jwk).map_err(e)?),
-        RS512 => Box::new(jws::RS512.verifier_from_jwk(jwk).map_err(e)?),
-        PS256 => Box::new(jws::PS256.verifier_from_jwk(jwk).map_err(e)?),
-        PS384 => Box::new(jws::PS384.verifier_from_jwk(jwk).map_err(e)?),
-        PS512 => Box::new(jws::PS512.verifier_from_jwk(jwk).map_err(e)?),
-        ES256 => Box::new(jws::ES256.verifier_from_jwk(jwk).map_err(e)?),
-        ES384 => Box::new(jws::ES384.verifier_from_jwk(jwk).map_err(e)?),
-        ES512 => Box::new(jws::ES512.verifier_from_jwk(jwk).map_err(e)?),
-        EdDSA => Box::new(jws::EdDSA.verifier_from_jwk(jwk).map_err(e)?),
-        other => return Err(format!("{other} cannot verify with a public key")),
-    })
 }

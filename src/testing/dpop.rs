@@ -7,7 +7,7 @@ use base64::Engine as _;
 use josekit::jwk::Jwk;
 use serde_json::Value;
 
-use super::client::verifier_for;
+use super::keys::verifier_for;
 use super::ServerState;
 use crate::clock::unix_seconds;
 use crate::jose::JwsAlgorithm;

@@ -1,14 +1,70 @@
-//! An in-process authorization server for tests and examples (cargo feature
-//! `testing`).
+//! An in-process authorization server and OpenID Provider for tests and
+//! examples (cargo feature `testing`).
 //!
 //! It listens on a free port of 127.0.0.1 over plain HTTP (so configurations
 //! pointing at it need
 //! [`allow_insecure_requests`](crate::ConfigurationBuilder::allow_insecure_requests)),
-//! serves discovery documents and a token endpoint for the client credentials
-//! grant, **verifies** client authentication the way a real server does
-//! (form-urldecoded Basic credentials, JWT assertion signatures and claims,
-//! `jti` replay), records every request, and injects faults on demand. It
-//! stops when dropped.
+//! **verifies** what it is sent the way a real server does, records every
+//! request, injects faults on demand, and stops when dropped.
+//!
+//! # OAuth 2.0
+//!
+//! - Discovery documents at both well-known paths (RFC 8414, OpenID Connect
+//!   Discovery 1.0).
+//! - The token endpoint: client credentials, refresh token (rotated on
+//!   every use), token exchange (RFC 8693), JWT bearer (RFC 7523),
+//!   extension grants, and the authorization code grant with PKCE. Client
+//!   authentication is verified: form-urldecoded Basic credentials, JWT
+//!   assertion signatures and claims, `jti` replay ([`MockClient`]).
+//! - DPoP (RFC 9449): proofs verified at the token, userinfo and resource
+//!   endpoints, tokens bound, server nonces on demand.
+//! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
+//!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
+//! - One-shot [`Fault`]s for the discovery, token, introspection and
+//!   revocation, JWK Set and userinfo endpoints.
+//!
+//! # OpenID Connect, without a browser
+//!
+//! | Endpoint | What it does |
+//! |---|---|
+//! | `GET`/`POST {issuer}/authorize` | Checks the request (OIDC Core §3.1.2.1, PKCE with `S256` required, RFC 7636) and approves it at once as the configured user: no login page, no consent. Answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207), or with `response_mode=form_post` a page whose form posts them. Errors about the request go back the same way; an unknown client or an unacceptable `redirect_uri` is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
+//! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge. Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
+//! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
+//! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
+//! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
+//!
+//! The user is [`subject`](MockServerBuilder::subject) with
+//! [`user_claims`](MockServerBuilder::user_claims) (put into every ID Token
+//! and userinfo response, whatever the scope) and an optional fixed
+//! [`auth_time`](MockServerBuilder::auth_time). ID Tokens are signed with
+//! the [`signing_alg`](MockServerBuilder::signing_alg) (ES256 by default)
+//! and carry `iss`, `sub`, `aud`, `exp` (`iat` + 300 s), `iat`, `auth_time`,
+//! `nonce` and `at_hash`.
+//!
+//! To test how a client validates what it receives,
+//! [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
+//! spoils the next ID Token ([`IdTokenFault`]: claims, `alg: none`, the
+//! HMAC key-confusion attack, an unknown `kid`, `crit`, a JWE, a bad
+//! signature) and
+//! [`tamper_next_authorization_response`](MockAuthorizationServer::tamper_next_authorization_response)
+//! the next authorization response ([`AuthorizationResponseFault`]: an
+//! error, a wrong or missing `iss`, a repeated or wrong `state`, an extra
+//! parameter).
+//!
+//! [`authorize`](MockAuthorizationServer::authorize) plays the browser: it
+//! GETs an authorization URL and returns the callback URL;
+//! [`authorize_form_post`](MockAuthorizationServer::authorize_form_post)
+//! returns what a `form_post` page would post.
+//!
+//! Not supported: the implicit and hybrid flows, request objects (`request`,
+//! `request_uri`: refused), `prompt` (ignored: the user is always signed
+//! in), the `claims` parameter, pairwise subjects, encrypted tokens, and
+//! front- or back-channel logout; a logout is only recorded (tokens stay
+//! valid).
+//!
+//! # Examples
+//!
+//! A service using the client credentials grant:
 //!
 //! ```
 //! use oidckit::testing::{MockAuthorizationServer, MockClient};
@@ -28,12 +84,71 @@
 //! assert_eq!(server.token_request_count(), 1);
 //! # Ok(()) }
 //! ```
+//!
+//! An OpenID Connect sign-in, the browser played by the server:
+//!
+//! ```
+//! use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+//! use oidckit::testing::{MockAuthorizationServer, MockClient};
+//! use oidckit::{discovery, generic_grant_request, ClientAuth};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MockAuthorizationServer::builder()
+//!     .client(MockClient::none("my-app").redirect_uris(["https://app.example/cb"]))
+//!     .subject("alice")
+//!     .user_claims(serde_json::json!({"email": "alice@example.com"}))
+//!     .start()
+//!     .await?;
+//! let config = discovery(server.issuer(), "my-app", ClientAuth::none())
+//!     .allow_insecure_requests(true)
+//!     .await?;
+//!
+//! // The authorization request, with PKCE.
+//! let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
+//! let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+//! let mut url = config.server_metadata().authorization_endpoint.clone().unwrap();
+//! url.query_pairs_mut()
+//!     .append_pair("response_type", "code")
+//!     .append_pair("client_id", "my-app")
+//!     .append_pair("redirect_uri", "https://app.example/cb")
+//!     .append_pair("scope", "openid email")
+//!     .append_pair("state", "xyz")
+//!     .append_pair("nonce", "n-0S6")
+//!     .append_pair("code_challenge", &challenge)
+//!     .append_pair("code_challenge_method", "S256");
+//! let callback = server.authorize(&url).await?;
+//! let param = |name| callback.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+//! assert_eq!(param("state").as_deref(), Some("xyz"));
+//! assert_eq!(param("iss").as_deref(), Some(config.server_metadata().issuer.as_str()));
+//!
+//! let code = param("code").unwrap();
+//! let response = generic_grant_request(
+//!     &config,
+//!     "authorization_code",
+//!     &[
+//!         ("code", code.as_str()),
+//!         ("redirect_uri", "https://app.example/cb"),
+//!         ("code_verifier", verifier.as_str()),
+//!     ],
+//!     None,
+//! )
+//! .await?;
+//! let id_token = response.id_token().expect("openid was asked for");
+//! assert_eq!(id_token.split('.').count(), 3);
+//! # Ok(()) }
+//! ```
 
+mod authorize;
 mod client;
 mod dpop;
 mod fault;
+mod id_token;
+mod keys;
+mod logout;
 mod resource;
 mod token;
+mod userinfo;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -44,16 +159,18 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 use url::{form_urlencoded, Url};
 
+pub use authorize::AuthorizationResponseFault;
 pub use client::MockClient;
 pub use fault::Fault;
+pub use id_token::IdTokenFault;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::metadata::ServerMetadata;
-use crate::jose::random_b64url;
+use crate::jose::{random_b64url, JwsAlgorithm};
 use fault::respond;
 use token::oauth_error;
 
@@ -75,8 +192,12 @@ pub struct RecordedRequest {
     pub path: String,
     /// The request headers.
     pub headers: HeaderMap,
-    /// The form parameters, in order (repeated names kept).
+    /// The form parameters of the body, in order (repeated names kept).
     pub form: Vec<(String, String)>,
+    /// The query parameters of the URL, in order (repeated names kept): the
+    /// parameters of a `GET` to the authorization, userinfo or end-session
+    /// endpoint.
+    pub query: Vec<(String, String)>,
 }
 
 impl RecordedRequest {
@@ -96,6 +217,14 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
             .collect()
     }
+
+    /// The first value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Builds a [`MockAuthorizationServer`].
@@ -110,6 +239,11 @@ pub struct MockServerBuilder {
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
     extension_grants: Vec<String>,
+    signing_alg: JwsAlgorithm,
+    subject: String,
+    user_claims: Map<String, Value>,
+    auth_time: Option<u64>,
+    userinfo_signed_response: bool,
 }
 
 impl MockServerBuilder {
@@ -155,7 +289,8 @@ impl MockServerBuilder {
     }
 
     /// Issues a refresh token with every token (default: only in answer to
-    /// the refresh token grant, which rotates them).
+    /// the refresh token grant, which rotates them, and to an authorization
+    /// code whose scope has `offline_access`, OIDC Core §11).
     pub fn issue_refresh_tokens(mut self, issue: bool) -> Self {
         self.issue_refresh_tokens = issue;
         self
@@ -169,15 +304,72 @@ impl MockServerBuilder {
         self
     }
 
-    /// The clock used to check assertion times (default: the system clock).
+    /// The clock used to check assertion times, expire authorization codes
+    /// and access tokens, and stamp ID Tokens (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Binds 127.0.0.1 on a free port and starts serving on the current
-    /// Tokio runtime.
+    /// The algorithm of the keys that sign ID Tokens and signed userinfo
+    /// responses (default `ES256`): `RS256`, `RS384`, `RS512`, `PS256`,
+    /// `PS384`, `PS512` (2048-bit RSA keys), `ES256`, `ES384`, `ES512` or
+    /// `EdDSA` (Ed25519). An HMAC algorithm makes [`start`](Self::start)
+    /// fail: a JWK Set publishes public keys.
+    pub fn signing_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.signing_alg = alg;
+        self
+    }
+
+    /// The `sub` of the user every authorization request signs in as
+    /// (default `"mock-user"`); OIDC Core §2.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = subject.into();
+        self
+    }
+
+    /// Claims of the user, e.g. `{"email": "…", "email_verified": true,
+    /// "name": "…"}` (OIDC Core §5.1), put into **every** ID Token and
+    /// userinfo response whatever the requested scope (the mock does not
+    /// filter by `profile`/`email`/… scopes). They cannot replace the
+    /// protocol claims (`iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`,
+    /// `nonce`, `at_hash`, `azp`): use
+    /// [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
+    /// for that.
+    ///
+    /// # Panics
+    /// If `claims` is not a JSON object.
+    pub fn user_claims(mut self, claims: Value) -> Self {
+        let Value::Object(claims) = claims else {
+            panic!("user_claims must be a JSON object");
+        };
+        self.user_claims = claims;
+        self
+    }
+
+    /// When the user authenticated, in seconds since the epoch: the
+    /// `auth_time` of ID Tokens (OIDC Core §2). `None` (the default): the
+    /// time of each authorization request. It is used as given even when a
+    /// request's `max_age` says it is too old (the mock never asks the user
+    /// to sign in again), so a client's `max_age` check can be tested.
+    pub fn auth_time(mut self, auth_time: Option<u64>) -> Self {
+        self.auth_time = auth_time;
+        self
+    }
+
+    /// Answers the userinfo endpoint with a JWT signed with the current
+    /// signing key (`application/jwt`, with `iss` and `aud` = the client,
+    /// OIDC Core §5.3.2) instead of JSON, for every client (default: JSON).
+    pub fn userinfo_signed_response(mut self, signed: bool) -> Self {
+        self.userinfo_signed_response = signed;
+        self
+    }
+
+    /// Generates the signing key, binds 127.0.0.1 on a free port and starts
+    /// serving on the current Tokio runtime.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
+        let signing = keys::SigningKeys::new(self.signing_alg)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let path = self.issuer_path.trim_end_matches('/').to_owned();
@@ -198,11 +390,27 @@ impl MockServerBuilder {
             require_dpop_nonce: self.require_dpop_nonce,
             issue_refresh_tokens: self.issue_refresh_tokens,
             extension_grants: self.extension_grants,
-            refresh_tokens: Mutex::new(HashSet::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
             endpoint_faults: Mutex::new(VecDeque::new()),
             dpop_nonce: Mutex::new(random_b64url(16).unwrap_or_default()),
             seen_dpop_jti: Mutex::new(HashSet::new()),
             issued: Mutex::new(HashMap::new()),
+            signing: Mutex::new(signing),
+            user: MockUser {
+                subject: self.subject,
+                claims: self.user_claims,
+                auth_time: self.auth_time,
+            },
+            userinfo_signed_response: self.userinfo_signed_response,
+            codes: Mutex::new(HashMap::new()),
+            used_codes: Mutex::new(HashMap::new()),
+            authorization_faults: Mutex::new(VecDeque::new()),
+            id_token_faults: Mutex::new(VecDeque::new()),
+            jwks_requests: AtomicUsize::new(0),
+            jwks_faults: Mutex::new(VecDeque::new()),
+            userinfo_requests: AtomicUsize::new(0),
+            userinfo_faults: Mutex::new(VecDeque::new()),
+            logouts: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -247,7 +455,8 @@ impl Drop for MockAuthorizationServer {
 }
 
 impl MockAuthorizationServer {
-    /// A builder with no clients, tokens valid for an hour.
+    /// A builder with no clients, tokens valid for an hour, ES256 signing
+    /// keys and the user `mock-user` without claims.
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder {
             clients: Vec::new(),
@@ -259,7 +468,17 @@ impl MockAuthorizationServer {
             require_dpop_nonce: false,
             issue_refresh_tokens: false,
             extension_grants: Vec::new(),
+            signing_alg: JwsAlgorithm::ES256,
+            subject: "mock-user".into(),
+            user_claims: Map::new(),
+            auth_time: None,
+            userinfo_signed_response: false,
         }
+    }
+
+    /// `{issuer}/{name}`.
+    fn endpoint(&self, name: &str) -> Url {
+        Url::parse(&format!("{}/{name}", self.state.issuer)).expect("a URL")
     }
 
     /// The socket address.
@@ -274,7 +493,7 @@ impl MockAuthorizationServer {
 
     /// The token endpoint URL.
     pub fn token_endpoint(&self) -> Url {
-        Url::parse(&format!("{}/token", self.state.issuer)).expect("a URL")
+        self.endpoint("token")
     }
 
     /// The server's metadata, as its discovery document has it.
@@ -308,12 +527,11 @@ impl MockAuthorizationServer {
             .lock()
             .expect("lock")
             .get(access_token)
-            .cloned()
-            .flatten()
+            .and_then(|t| t.jkt.clone())
     }
 
     /// Forgets an issued access token, as if it were revoked: the resource
-    /// then answers 401 `invalid_token`.
+    /// and the userinfo endpoint then answer 401 `invalid_token`.
     pub fn revoke(&self, access_token: &str) {
         self.state.issued.lock().expect("lock").remove(access_token);
     }
@@ -380,24 +598,105 @@ struct ServerState {
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
     extension_grants: Vec<String>,
-    refresh_tokens: Mutex<HashSet<String>>,
+    /// Live refresh tokens, with the user's grant for those of the
+    /// authorization code flow.
+    refresh_tokens: Mutex<HashMap<String, Option<Arc<UserGrant>>>>,
     endpoint_faults: Mutex<VecDeque<Fault>>,
     dpop_nonce: Mutex<String>,
     seen_dpop_jti: Mutex<HashSet<String>>,
-    /// Issued access tokens and the thumbprint of the DPoP key each is bound to.
-    issued: Mutex<HashMap<String, Option<String>>>,
+    /// Issued access tokens.
+    issued: Mutex<HashMap<String, IssuedToken>>,
+    signing: Mutex<keys::SigningKeys>,
+    user: MockUser,
+    userinfo_signed_response: bool,
+    /// Authorization codes not yet redeemed.
+    codes: Mutex<HashMap<String, authorize::AuthorizationCode>>,
+    /// Redeemed authorization codes and the tokens issued for each (revoked
+    /// if the code is used again, RFC 6749 §4.1.2).
+    used_codes: Mutex<HashMap<String, Vec<String>>>,
+    authorization_faults: Mutex<VecDeque<AuthorizationResponseFault>>,
+    id_token_faults: Mutex<VecDeque<IdTokenFault>>,
+    jwks_requests: AtomicUsize,
+    jwks_faults: Mutex<VecDeque<Fault>>,
+    userinfo_requests: AtomicUsize,
+    userinfo_faults: Mutex<VecDeque<Fault>>,
+    /// Accepted end-session requests.
+    logouts: Mutex<Vec<RecordedRequest>>,
+}
+
+/// The user every authorization request signs in as.
+struct MockUser {
+    subject: String,
+    claims: Map<String, Value>,
+    /// A fixed `auth_time`, else the time of the authorization request.
+    auth_time: Option<u64>,
+}
+
+/// What the user granted a client through the authorization code flow;
+/// shared by the code's tokens and every refresh of them.
+struct UserGrant {
+    client_id: String,
+    subject: String,
+    /// The scope granted (space-separated, possibly empty).
+    scope: String,
+    auth_time: u64,
+}
+
+impl UserGrant {
+    fn has_scope(&self, scope: &str) -> bool {
+        has_scope(&self.scope, scope)
+    }
+}
+
+/// Whether the space-separated `scopes` contain `scope`.
+fn has_scope(scopes: &str, scope: &str) -> bool {
+    scopes.split(' ').any(|s| s == scope)
+}
+
+/// An issued access token.
+struct IssuedToken {
+    /// The thumbprint of the DPoP key it is bound to.
+    jkt: Option<String>,
+    /// When it expires (seconds since the epoch), if it does.
+    expires_at: Option<u64>,
+    /// Its scope.
+    scope: Option<String>,
+    /// The user's grant, for tokens of the authorization code flow.
+    grant: Option<Arc<UserGrant>>,
 }
 
 impl ServerState {
+    /// The time now, in seconds since the epoch, from the clock.
+    fn now(&self) -> u64 {
+        unix_seconds(self.clock.now())
+    }
+
+    /// The client registered with this `client_id`.
+    fn client(&self, client_id: &str) -> Option<&MockClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
     fn metadata(&self) -> Value {
         let iss = &self.issuer;
+        let alg = self.signing.lock().expect("lock").alg().name();
+        let mut grant_types: Vec<&str> = vec![
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            crate::TOKEN_EXCHANGE_GRANT_TYPE,
+            crate::JWT_BEARER_GRANT_TYPE,
+        ];
+        grant_types.extend(self.extension_grants.iter().map(String::as_str));
         json!({
             "issuer": self.advertised_issuer.as_deref().unwrap_or(iss),
             "token_endpoint": format!("{iss}/token"),
+            "authorization_endpoint": format!("{iss}/authorize"),
             "jwks_uri": format!("{iss}/jwks"),
+            "userinfo_endpoint": format!("{iss}/userinfo"),
+            "end_session_endpoint": format!("{iss}/logout"),
             "introspection_endpoint": format!("{iss}/introspect"),
             "revocation_endpoint": format!("{iss}/revoke"),
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": grant_types,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "client_secret_jwt",
                 "private_key_jwt", "none"
@@ -406,9 +705,20 @@ impl ServerState {
                 "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384",
                 "PS512", "ES256", "ES384", "ES512", "EdDSA"
             ],
-            "scopes_supported": ["read", "write"],
+            "scopes_supported": [
+                "openid", "profile", "email", "address", "phone", "offline_access", "read", "write"
+            ],
             "dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"],
-            "response_types_supported": [],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [alg],
+            "userinfo_signing_alg_values_supported": [alg],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
         })
     }
 }
@@ -422,12 +732,24 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    state.requests.lock().expect("lock").push(RecordedRequest {
+    let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let recorded = RecordedRequest {
         method: method.clone(),
         path: path.clone(),
         headers: headers.clone(),
         form: form.clone(),
-    });
+        query: query.clone(),
+    };
+    state.requests.lock().expect("lock").push(recorded.clone());
+    // The parameters of the OpenID endpoints, which take GET and POST.
+    let params = if method == Method::POST {
+        &form
+    } else {
+        &query
+    };
+    let get_or_post = method == Method::GET || method == Method::POST;
     let p = &state.issuer_path;
     let oidc = format!("{p}/.well-known/openid-configuration");
     let oauth = format!("/.well-known/oauth-authorization-server{p}");
@@ -453,6 +775,27 @@ async fn handle(
     if method == Method::POST && path == format!("{p}/revoke") {
         let fault = state.endpoint_faults.lock().expect("lock").pop_front();
         return respond(fault, || token::revoke(&state, &headers, &form)).await;
+    }
+    if get_or_post && path == format!("{p}/authorize") {
+        return authorize::authorize(&state, params);
+    }
+    if method == Method::GET && path == format!("{p}/jwks") {
+        state.jwks_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.jwks_faults.lock().expect("lock").pop_front();
+        return respond(fault, || keys::jwks(&state)).await;
+    }
+    if get_or_post && path == format!("{p}/userinfo") {
+        state.userinfo_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.userinfo_faults.lock().expect("lock").pop_front();
+        let normal = || {
+            let mut response = userinfo::userinfo(&state, &method, &headers, &form);
+            state.add_nonce_header(&mut response);
+            response
+        };
+        return respond(fault, normal).await;
+    }
+    if get_or_post && path == format!("{p}/logout") {
+        return logout::end_session(&state, params, recorded);
     }
     if path == format!("{p}/resource") {
         let mut response = resource::resource(&state, &method, &headers);

@@ -30,7 +30,12 @@ pub(super) fn resource(state: &ServerState, method: &Method, headers: &HeaderMap
     let Some((scheme, token)) = authorization.split_once(' ') else {
         return challenge("Bearer", "invalid_request");
     };
-    let binding = state.issued.lock().expect("lock").get(token).cloned();
+    let binding = state
+        .issued
+        .lock()
+        .expect("lock")
+        .get(token)
+        .map(|t| t.jkt.clone());
     let url = format!("{}/resource", state.issuer);
     match (scheme.to_ascii_lowercase().as_str(), binding) {
         ("bearer", Some(None)) => {}

@@ -1,14 +1,15 @@
 //! The token endpoint (RFC 6749 §3.2 and the grants), introspection (RFC
 //! 7662) and revocation (RFC 7009).
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::client::authenticate;
 use super::dpop::{verify_dpop_proof, DPoPFailure};
-use super::ServerState;
-use crate::clock::unix_seconds;
+use super::{authorize, id_token, IssuedToken, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -50,14 +51,57 @@ pub(super) fn token(
     let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     let mut extra = Map::new();
     let mut token_type_override = None;
-    match param("grant_type").unwrap_or_default() {
+    let grant_type = param("grant_type").unwrap_or_default();
+    // The user's grant (authorization code flow), the nonce of its
+    // authorization request, and the code redeemed.
+    let mut grant: Option<Arc<UserGrant>> = None;
+    let mut nonce = None;
+    let mut code = None;
+    let mut scope = param("scope").map(str::to_owned);
+    match grant_type {
         "client_credentials" => {}
+        "authorization_code" => {
+            let redeemed = match authorize::redeem(state, client, form) {
+                Ok(r) => r,
+                Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
+            };
+            scope = Some(redeemed.grant.scope.clone()).filter(|s| !s.is_empty());
+            nonce = redeemed.nonce;
+            code = Some(redeemed.code);
+            grant = Some(redeemed.grant);
+        }
         "refresh_token" => {
             let rt = param("refresh_token").unwrap_or_default();
+            let mut refresh_tokens = state.refresh_tokens.lock().expect("lock");
             // Rotation: a refresh token works once.
-            if !state.refresh_tokens.lock().expect("lock").remove(rt) {
-                return invalid_grant("unknown or used refresh token");
+            match refresh_tokens.get(rt) {
+                None => return invalid_grant("unknown or used refresh token"),
+                Some(Some(g)) if g.client_id != client.client_id => {
+                    return invalid_grant("the refresh token was issued to another client")
+                }
+                Some(Some(g)) => {
+                    // RFC 6749 §6: the scope may narrow, never widen; absent,
+                    // it is the one granted.
+                    match &scope {
+                        Some(requested) => {
+                            if let Some(bad) = requested
+                                .split(' ')
+                                .find(|s| !s.is_empty() && !g.has_scope(s))
+                            {
+                                return oauth_error(
+                                    StatusCode::BAD_REQUEST,
+                                    "invalid_scope",
+                                    &format!("scope {bad} was not granted"),
+                                );
+                            }
+                        }
+                        None => scope = Some(g.scope.clone()).filter(|s| !s.is_empty()),
+                    }
+                    grant = Some(g.clone());
+                }
+                Some(None) => {}
             }
+            refresh_tokens.remove(rt);
         }
         crate::TOKEN_EXCHANGE_GRANT_TYPE => {
             let subject = param("subject_token").unwrap_or_default();
@@ -92,8 +136,9 @@ pub(super) fn token(
             )
         }
     }
-    let scope = param("scope");
-    if let (Some(allowed), Some(scope)) = (&client.scopes, scope) {
+    // The scopes of a user's grant were checked at the authorization
+    // endpoint.
+    if let (Some(allowed), Some(scope), None) = (&client.scopes, &scope, &grant) {
         if let Some(bad) = scope.split(' ').find(|s| !allowed.iter().any(|a| a == s)) {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -133,20 +178,50 @@ pub(super) fn token(
         (None, Some(_)) => "DPoP".to_owned(),
         (None, None) => state.token_type.clone(),
     };
-    if state.issue_refresh_tokens || param("grant_type") == Some("refresh_token") {
+    // OIDC Core §3.1.3.3 and §12.2: an ID Token for a grant with `openid`,
+    // signed before anything is stored so a signing failure leaves no trace.
+    if let Some(g) = grant.as_ref().filter(|g| g.has_scope("openid")) {
+        match id_token::issue(state, g, nonce.as_deref(), &access_token) {
+            Ok(id_token) => {
+                extra.insert("id_token".into(), id_token.into());
+            }
+            Err(e) => {
+                return oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &e.to_string(),
+                )
+            }
+        }
+    }
+    let mut issued_here = vec![access_token.clone()];
+    let offline = grant
+        .as_ref()
+        .is_some_and(|g| g.has_scope("offline_access"));
+    if state.issue_refresh_tokens || grant_type == "refresh_token" || offline {
         let rt = random_b64url(32).unwrap_or_default();
         state
             .refresh_tokens
             .lock()
             .expect("lock")
-            .insert(rt.clone());
+            .insert(rt.clone(), grant.clone());
+        issued_here.push(rt.clone());
         extra.insert("refresh_token".into(), rt.into());
     }
-    state
-        .issued
-        .lock()
-        .expect("lock")
-        .insert(access_token.clone(), jkt);
+    state.issued.lock().expect("lock").insert(
+        access_token.clone(),
+        IssuedToken {
+            jkt,
+            expires_at: state.token_lifetime.map(|l| state.now() + l),
+            scope: scope.clone(),
+            grant,
+        },
+    );
+    if let Some(code) = code {
+        if let Some(tokens) = state.used_codes.lock().expect("lock").get_mut(&code) {
+            tokens.extend(issued_here);
+        }
+    }
     let mut body = extra;
     body.insert("access_token".into(), access_token.into());
     body.insert("token_type".into(), token_type.into());
@@ -190,20 +265,28 @@ pub(super) fn introspect(
     let Some(token) = token else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
     };
-    let binding = state.issued.lock().expect("lock").get(token).cloned();
-    let body = match binding {
+    let known = state
+        .issued
+        .lock()
+        .expect("lock")
+        .get(token)
+        .map(|t| (t.jkt.clone(), t.grant.as_ref().map(|g| g.subject.clone())));
+    let body = match known {
         None => json!({"active": false}),
-        Some(jkt) => {
+        Some((jkt, subject)) => {
             let mut b = json!({
                 "active": true,
                 "client_id": client.client_id,
                 "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                 "iss": state.issuer,
                 "aud": "urn:mock:api",
-                "iat": unix_seconds(state.clock.now()),
+                "iat": state.now(),
             });
             if let Some(jkt) = jkt {
                 b["cnf"] = json!({"jkt": jkt});
+            }
+            if let Some(subject) = subject {
+                b["sub"] = subject.into();
             }
             b
         }
