@@ -1,14 +1,70 @@
-//! An in-process authorization server for tests and examples (cargo feature
-//! `testing`).
+//! An in-process authorization server and OpenID Provider for tests and
+//! examples (cargo feature `testing`).
 //!
 //! It listens on a free port of 127.0.0.1 over plain HTTP (so configurations
 //! pointing at it need
 //! [`allow_insecure_requests`](crate::ConfigurationBuilder::allow_insecure_requests)),
-//! serves discovery documents and a token endpoint for the client credentials
-//! grant, **verifies** client authentication the way a real server does
-//! (form-urldecoded Basic credentials, JWT assertion signatures and claims,
-//! `jti` replay), records every request, and injects faults on demand. It
-//! stops when dropped.
+//! **verifies** what it is sent the way a real server does, records every
+//! request, injects faults on demand, and stops when dropped.
+//!
+//! # OAuth 2.0
+//!
+//! - Discovery documents at both well-known paths (RFC 8414, OpenID Connect
+//!   Discovery 1.0).
+//! - The token endpoint: client credentials, refresh token (rotated on
+//!   every use), token exchange (RFC 8693), JWT bearer (RFC 7523),
+//!   extension grants, and the authorization code grant with PKCE. Client
+//!   authentication is verified: form-urldecoded Basic credentials, JWT
+//!   assertion signatures and claims, `jti` replay ([`MockClient`]).
+//! - DPoP (RFC 9449): proofs verified at the token, userinfo and resource
+//!   endpoints, tokens bound, server nonces on demand.
+//! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
+//!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
+//! - One-shot [`Fault`]s for the discovery, token, introspection and
+//!   revocation, JWK Set and userinfo endpoints.
+//!
+//! # OpenID Connect, without a browser
+//!
+//! | Endpoint | What it does |
+//! |---|---|
+//! | `GET`/`POST {issuer}/authorize` | Checks the request (OIDC Core §3.1.2.1, PKCE with `S256` required, RFC 7636) and approves it at once as the configured user: no login page, no consent. Answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207), or with `response_mode=form_post` a page whose form posts them. Errors about the request go back the same way; an unknown client or an unacceptable `redirect_uri` is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
+//! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge. Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
+//! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
+//! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
+//! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
+//!
+//! The user is [`subject`](MockServerBuilder::subject) with
+//! [`user_claims`](MockServerBuilder::user_claims) (put into every ID Token
+//! and userinfo response, whatever the scope) and an optional fixed
+//! [`auth_time`](MockServerBuilder::auth_time). ID Tokens are signed with
+//! the [`signing_alg`](MockServerBuilder::signing_alg) (ES256 by default)
+//! and carry `iss`, `sub`, `aud`, `exp` (`iat` + 300 s), `iat`, `auth_time`,
+//! `nonce` and `at_hash`.
+//!
+//! To test how a client validates what it receives,
+//! [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
+//! spoils the next ID Token ([`IdTokenFault`]: claims, `alg: none`, the
+//! HMAC key-confusion attack, an unknown `kid`, `crit`, a JWE, a bad
+//! signature) and
+//! [`tamper_next_authorization_response`](MockAuthorizationServer::tamper_next_authorization_response)
+//! the next authorization response ([`AuthorizationResponseFault`]: an
+//! error, a wrong or missing `iss`, a repeated or wrong `state`, an extra
+//! parameter).
+//!
+//! [`authorize`](MockAuthorizationServer::authorize) plays the browser: it
+//! GETs an authorization URL and returns the callback URL;
+//! [`authorize_form_post`](MockAuthorizationServer::authorize_form_post)
+//! returns what a `form_post` page would post.
+//!
+//! Not supported: the implicit and hybrid flows, request objects (`request`,
+//! `request_uri`: refused), `prompt` (ignored: the user is always signed
+//! in), the `claims` parameter, pairwise subjects, encrypted tokens, and
+//! front- or back-channel logout; a logout is only recorded (tokens stay
+//! valid).
+//!
+//! # Examples
+//!
+//! A service using the client credentials grant:
 //!
 //! ```
 //! use oidckit::testing::{MockAuthorizationServer, MockClient};
@@ -28,29 +84,95 @@
 //! assert_eq!(server.token_request_count(), 1);
 //! # Ok(()) }
 //! ```
+//!
+//! An OpenID Connect sign-in, the browser played by the server:
+//!
+//! ```
+//! use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+//! use oidckit::testing::{MockAuthorizationServer, MockClient};
+//! use oidckit::{discovery, generic_grant_request, ClientAuth};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MockAuthorizationServer::builder()
+//!     .client(MockClient::none("my-app").redirect_uris(["https://app.example/cb"]))
+//!     .subject("alice")
+//!     .user_claims(serde_json::json!({"email": "alice@example.com"}))
+//!     .start()
+//!     .await?;
+//! let config = discovery(server.issuer(), "my-app", ClientAuth::none())
+//!     .allow_insecure_requests(true)
+//!     .await?;
+//!
+//! // The authorization request, with PKCE.
+//! let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
+//! let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+//! let mut url = config.server_metadata().authorization_endpoint.clone().unwrap();
+//! url.query_pairs_mut()
+//!     .append_pair("response_type", "code")
+//!     .append_pair("client_id", "my-app")
+//!     .append_pair("redirect_uri", "https://app.example/cb")
+//!     .append_pair("scope", "openid email")
+//!     .append_pair("state", "xyz")
+//!     .append_pair("nonce", "n-0S6")
+//!     .append_pair("code_challenge", &challenge)
+//!     .append_pair("code_challenge_method", "S256");
+//! let callback = server.authorize(&url).await?;
+//! let param = |name| callback.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+//! assert_eq!(param("state").as_deref(), Some("xyz"));
+//! assert_eq!(param("iss").as_deref(), Some(config.server_metadata().issuer.as_str()));
+//!
+//! let code = param("code").unwrap();
+//! let response = generic_grant_request(
+//!     &config,
+//!     "authorization_code",
+//!     &[
+//!         ("code", code.as_str()),
+//!         ("redirect_uri", "https://app.example/cb"),
+//!         ("code_verifier", verifier.as_str()),
+//!     ],
+//!     None,
+//! )
+//! .await?;
+//! let id_token = response.id_token().expect("openid was asked for");
+//! assert_eq!(id_token.split('.').count(), 3);
+//! # Ok(()) }
+//! ```
+
+mod authorize;
+mod client;
+mod dpop;
+mod fault;
+mod id_token;
+mod keys;
+mod logout;
+mod resource;
+mod token;
+mod userinfo;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
-use josekit::jwk::Jwk;
-use josekit::jws::{self, JwsVerifier};
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 use url::{form_urlencoded, Url};
 
-use crate::client_auth::JWT_BEARER_CLIENT_ASSERTION_TYPE;
+pub use authorize::AuthorizationResponseFault;
+pub use client::MockClient;
+pub use fault::Fault;
+pub use id_token::IdTokenFault;
+
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::metadata::ServerMetadata;
 use crate::jose::{random_b64url, JwsAlgorithm};
+use fault::respond;
+use token::oauth_error;
 
 /// Signs `claims` as a JWT with `key` (`kid` in the header when known): an
 /// assertion for [`jwt_bearer_grant`](crate::jwt_bearer_grant) tests.
@@ -59,175 +181,6 @@ pub fn sign_jwt(key: &crate::PrivateKey, claims: Value) -> crate::Result<String>
         return Err(crate::Error::invalid_input("claims must be a JSON object"));
     };
     key.sign_jwt(Some("JWT"), &[], claims)
-}
-
-/// A client registered with the [`MockAuthorizationServer`], with the one
-/// authentication method it must use.
-#[derive(Clone)]
-pub struct MockClient {
-    client_id: String,
-    method: MockAuth,
-    scopes: Option<Vec<String>>,
-}
-
-#[derive(Clone)]
-enum MockAuth {
-    Basic(String),
-    /// Basic credentials compared as sent, not form-decoded (a server that
-    /// does not follow RFC 6749 §2.3.1).
-    BasicRaw(String),
-    Post(String),
-    SecretJwt(String),
-    PrivateKeyJwt(Jwk),
-    None,
-}
-
-impl std::fmt::Debug for MockClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockClient")
-            .field("client_id", &self.client_id)
-            .field("method", &self.method_name())
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl MockClient {
-    /// A client that must use `client_secret_basic` with `secret`.
-    pub fn client_secret_basic(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self::with(client_id, MockAuth::Basic(secret.into()))
-    }
-
-    /// A client that must use `client_secret_basic` with `secret`, checked
-    /// as a server that does not form-decode the credentials would (RFC 6749
-    /// §2.3.1 says servers must): to test
-    /// [`ClientAuth::client_secret_basic_without_form_encoding`](crate::ClientAuth::client_secret_basic_without_form_encoding).
-    pub fn client_secret_basic_without_form_decoding(
-        client_id: impl Into<String>,
-        secret: impl Into<String>,
-    ) -> Self {
-        Self::with(client_id, MockAuth::BasicRaw(secret.into()))
-    }
-
-    /// A client that must use `client_secret_post` with `secret`.
-    pub fn client_secret_post(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self::with(client_id, MockAuth::Post(secret.into()))
-    }
-
-    /// A client that must use `client_secret_jwt` (any HS algorithm) with `secret`.
-    pub fn client_secret_jwt(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self::with(client_id, MockAuth::SecretJwt(secret.into()))
-    }
-
-    /// A client that must use `private_key_jwt`, verified with `public_jwk`
-    /// (e.g. [`PrivateKey::public_jwk`](crate::PrivateKey::public_jwk)).
-    ///
-    /// # Panics
-    /// If `public_jwk` is not a JWK.
-    pub fn private_key_jwt(client_id: impl Into<String>, public_jwk: &Map<String, Value>) -> Self {
-        let jwk = Jwk::from_map(public_jwk.clone()).expect("a public JWK");
-        Self::with(client_id, MockAuth::PrivateKeyJwt(jwk))
-    }
-
-    /// A public client (`none`), or one authenticated by TLS: only
-    /// `client_id` is checked.
-    pub fn none(client_id: impl Into<String>) -> Self {
-        Self::with(client_id, MockAuth::None)
-    }
-
-    /// Restricts the scopes the client may request; others give `invalid_scope`.
-    #[must_use]
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    fn with(client_id: impl Into<String>, method: MockAuth) -> Self {
-        MockClient {
-            client_id: client_id.into(),
-            method,
-            scopes: None,
-        }
-    }
-
-    fn method_name(&self) -> &'static str {
-        match self.method {
-            MockAuth::Basic(_) | MockAuth::BasicRaw(_) => "client_secret_basic",
-            MockAuth::Post(_) => "client_secret_post",
-            MockAuth::SecretJwt(_) => "client_secret_jwt",
-            MockAuth::PrivateKeyJwt(_) => "private_key_jwt",
-            MockAuth::None => "none",
-        }
-    }
-}
-
-/// A response the server gives instead of its normal one, once.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Any status, headers and body.
-    Response {
-        /// The status code.
-        status: u16,
-        /// Response headers.
-        headers: Vec<(String, String)>,
-        /// The body.
-        body: Vec<u8>,
-    },
-    /// Wait this long, then answer normally.
-    Delay(Duration),
-    /// Send the headers, then trickle the normal body out one byte per
-    /// `interval` (a slow body).
-    SlowBody(Duration),
-    /// Send the headers and the first half of the normal body, then drop
-    /// the connection (a reset mid-body).
-    ResetMidBody,
-    /// A redirect to `location`.
-    Redirect {
-        /// The 3xx status code.
-        status: u16,
-        /// The `Location` header.
-        location: String,
-    },
-    /// A 200 JSON response of about `bytes` bytes, streamed without a
-    /// `Content-Length`.
-    LargeBody {
-        /// The body size.
-        bytes: usize,
-    },
-}
-
-impl Fault {
-    /// A JSON response.
-    pub fn json(status: u16, body: Value) -> Self {
-        Fault::Response {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
-        }
-    }
-
-    /// A response with this content type and body.
-    pub fn body(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Fault::Response {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: body.into(),
-        }
-    }
-
-    /// Adds a header to a [`Fault::Response`].
-    #[must_use]
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        if let Fault::Response { headers, .. } = &mut self {
-            headers.push((name.into(), value.into()));
-        }
-        self
-    }
 }
 
 /// One request the server received.
@@ -239,8 +192,12 @@ pub struct RecordedRequest {
     pub path: String,
     /// The request headers.
     pub headers: HeaderMap,
-    /// The form parameters, in order (repeated names kept).
+    /// The form parameters of the body, in order (repeated names kept).
     pub form: Vec<(String, String)>,
+    /// The query parameters of the URL, in order (repeated names kept): the
+    /// parameters of a `GET` to the authorization, userinfo or end-session
+    /// endpoint.
+    pub query: Vec<(String, String)>,
 }
 
 impl RecordedRequest {
@@ -260,6 +217,14 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
             .collect()
     }
+
+    /// The first value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Builds a [`MockAuthorizationServer`].
@@ -274,6 +239,11 @@ pub struct MockServerBuilder {
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
     extension_grants: Vec<String>,
+    signing_alg: JwsAlgorithm,
+    subject: String,
+    user_claims: Map<String, Value>,
+    auth_time: Option<u64>,
+    userinfo_signed_response: bool,
 }
 
 impl MockServerBuilder {
@@ -319,7 +289,8 @@ impl MockServerBuilder {
     }
 
     /// Issues a refresh token with every token (default: only in answer to
-    /// the refresh token grant, which rotates them).
+    /// the refresh token grant, which rotates them, and to an authorization
+    /// code whose scope has `offline_access`, OIDC Core §11).
     pub fn issue_refresh_tokens(mut self, issue: bool) -> Self {
         self.issue_refresh_tokens = issue;
         self
@@ -333,15 +304,72 @@ impl MockServerBuilder {
         self
     }
 
-    /// The clock used to check assertion times (default: the system clock).
+    /// The clock used to check assertion times, expire authorization codes
+    /// and access tokens, and stamp ID Tokens (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Binds 127.0.0.1 on a free port and starts serving on the current
-    /// Tokio runtime.
+    /// The algorithm of the keys that sign ID Tokens and signed userinfo
+    /// responses (default `ES256`): `RS256`, `RS384`, `RS512`, `PS256`,
+    /// `PS384`, `PS512` (2048-bit RSA keys), `ES256`, `ES384`, `ES512` or
+    /// `EdDSA` (Ed25519). An HMAC algorithm makes [`start`](Self::start)
+    /// fail: a JWK Set publishes public keys.
+    pub fn signing_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.signing_alg = alg;
+        self
+    }
+
+    /// The `sub` of the user every authorization request signs in as
+    /// (default `"mock-user"`); OIDC Core §2.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = subject.into();
+        self
+    }
+
+    /// Claims of the user, e.g. `{"email": "…", "email_verified": true,
+    /// "name": "…"}` (OIDC Core §5.1), put into **every** ID Token and
+    /// userinfo response whatever the requested scope (the mock does not
+    /// filter by `profile`/`email`/… scopes). They cannot replace the
+    /// protocol claims (`iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`,
+    /// `nonce`, `at_hash`, `azp`): use
+    /// [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
+    /// for that.
+    ///
+    /// # Panics
+    /// If `claims` is not a JSON object.
+    pub fn user_claims(mut self, claims: Value) -> Self {
+        let Value::Object(claims) = claims else {
+            panic!("user_claims must be a JSON object");
+        };
+        self.user_claims = claims;
+        self
+    }
+
+    /// When the user authenticated, in seconds since the epoch: the
+    /// `auth_time` of ID Tokens (OIDC Core §2). `None` (the default): the
+    /// time of each authorization request. It is used as given even when a
+    /// request's `max_age` says it is too old (the mock never asks the user
+    /// to sign in again), so a client's `max_age` check can be tested.
+    pub fn auth_time(mut self, auth_time: Option<u64>) -> Self {
+        self.auth_time = auth_time;
+        self
+    }
+
+    /// Answers the userinfo endpoint with a JWT signed with the current
+    /// signing key (`application/jwt`, with `iss` and `aud` = the client,
+    /// OIDC Core §5.3.2) instead of JSON, for every client (default: JSON).
+    pub fn userinfo_signed_response(mut self, signed: bool) -> Self {
+        self.userinfo_signed_response = signed;
+        self
+    }
+
+    /// Generates the signing key, binds 127.0.0.1 on a free port and starts
+    /// serving on the current Tokio runtime.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
+        let signing = keys::SigningKeys::new(self.signing_alg)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let path = self.issuer_path.trim_end_matches('/').to_owned();
@@ -362,11 +390,27 @@ impl MockServerBuilder {
             require_dpop_nonce: self.require_dpop_nonce,
             issue_refresh_tokens: self.issue_refresh_tokens,
             extension_grants: self.extension_grants,
-            refresh_tokens: Mutex::new(HashSet::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
             endpoint_faults: Mutex::new(VecDeque::new()),
             dpop_nonce: Mutex::new(random_b64url(16).unwrap_or_default()),
             seen_dpop_jti: Mutex::new(HashSet::new()),
             issued: Mutex::new(HashMap::new()),
+            signing: Mutex::new(signing),
+            user: MockUser {
+                subject: self.subject,
+                claims: self.user_claims,
+                auth_time: self.auth_time,
+            },
+            userinfo_signed_response: self.userinfo_signed_response,
+            codes: Mutex::new(HashMap::new()),
+            used_codes: Mutex::new(HashMap::new()),
+            authorization_faults: Mutex::new(VecDeque::new()),
+            id_token_faults: Mutex::new(VecDeque::new()),
+            jwks_requests: AtomicUsize::new(0),
+            jwks_faults: Mutex::new(VecDeque::new()),
+            userinfo_requests: AtomicUsize::new(0),
+            userinfo_faults: Mutex::new(VecDeque::new()),
+            logouts: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -411,7 +455,8 @@ impl Drop for MockAuthorizationServer {
 }
 
 impl MockAuthorizationServer {
-    /// A builder with no clients, tokens valid for an hour.
+    /// A builder with no clients, tokens valid for an hour, ES256 signing
+    /// keys and the user `mock-user` without claims.
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder {
             clients: Vec::new(),
@@ -423,7 +468,17 @@ impl MockAuthorizationServer {
             require_dpop_nonce: false,
             issue_refresh_tokens: false,
             extension_grants: Vec::new(),
+            signing_alg: JwsAlgorithm::ES256,
+            subject: "mock-user".into(),
+            user_claims: Map::new(),
+            auth_time: None,
+            userinfo_signed_response: false,
         }
+    }
+
+    /// `{issuer}/{name}`.
+    fn endpoint(&self, name: &str) -> Url {
+        Url::parse(&format!("{}/{name}", self.state.issuer)).expect("a URL")
     }
 
     /// The socket address.
@@ -438,7 +493,7 @@ impl MockAuthorizationServer {
 
     /// The token endpoint URL.
     pub fn token_endpoint(&self) -> Url {
-        Url::parse(&format!("{}/token", self.state.issuer)).expect("a URL")
+        self.endpoint("token")
     }
 
     /// The server's metadata, as its discovery document has it.
@@ -472,12 +527,11 @@ impl MockAuthorizationServer {
             .lock()
             .expect("lock")
             .get(access_token)
-            .cloned()
-            .flatten()
+            .and_then(|t| t.jkt.clone())
     }
 
     /// Forgets an issued access token, as if it were revoked: the resource
-    /// then answers 401 `invalid_token`.
+    /// and the userinfo endpoint then answer 401 `invalid_token`.
     pub fn revoke(&self, access_token: &str) {
         self.state.issued.lock().expect("lock").remove(access_token);
     }
@@ -544,24 +598,105 @@ struct ServerState {
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
     extension_grants: Vec<String>,
-    refresh_tokens: Mutex<HashSet<String>>,
+    /// Live refresh tokens, with the user's grant for those of the
+    /// authorization code flow.
+    refresh_tokens: Mutex<HashMap<String, Option<Arc<UserGrant>>>>,
     endpoint_faults: Mutex<VecDeque<Fault>>,
     dpop_nonce: Mutex<String>,
     seen_dpop_jti: Mutex<HashSet<String>>,
-    /// Issued access tokens and the thumbprint of the DPoP key each is bound to.
-    issued: Mutex<HashMap<String, Option<String>>>,
+    /// Issued access tokens.
+    issued: Mutex<HashMap<String, IssuedToken>>,
+    signing: Mutex<keys::SigningKeys>,
+    user: MockUser,
+    userinfo_signed_response: bool,
+    /// Authorization codes not yet redeemed.
+    codes: Mutex<HashMap<String, authorize::AuthorizationCode>>,
+    /// Redeemed authorization codes and the tokens issued for each (revoked
+    /// if the code is used again, RFC 6749 §4.1.2).
+    used_codes: Mutex<HashMap<String, Vec<String>>>,
+    authorization_faults: Mutex<VecDeque<AuthorizationResponseFault>>,
+    id_token_faults: Mutex<VecDeque<IdTokenFault>>,
+    jwks_requests: AtomicUsize,
+    jwks_faults: Mutex<VecDeque<Fault>>,
+    userinfo_requests: AtomicUsize,
+    userinfo_faults: Mutex<VecDeque<Fault>>,
+    /// Accepted end-session requests.
+    logouts: Mutex<Vec<RecordedRequest>>,
+}
+
+/// The user every authorization request signs in as.
+struct MockUser {
+    subject: String,
+    claims: Map<String, Value>,
+    /// A fixed `auth_time`, else the time of the authorization request.
+    auth_time: Option<u64>,
+}
+
+/// What the user granted a client through the authorization code flow;
+/// shared by the code's tokens and every refresh of them.
+struct UserGrant {
+    client_id: String,
+    subject: String,
+    /// The scope granted (space-separated, possibly empty).
+    scope: String,
+    auth_time: u64,
+}
+
+impl UserGrant {
+    fn has_scope(&self, scope: &str) -> bool {
+        has_scope(&self.scope, scope)
+    }
+}
+
+/// Whether the space-separated `scopes` contain `scope`.
+fn has_scope(scopes: &str, scope: &str) -> bool {
+    scopes.split(' ').any(|s| s == scope)
+}
+
+/// An issued access token.
+struct IssuedToken {
+    /// The thumbprint of the DPoP key it is bound to.
+    jkt: Option<String>,
+    /// When it expires (seconds since the epoch), if it does.
+    expires_at: Option<u64>,
+    /// Its scope.
+    scope: Option<String>,
+    /// The user's grant, for tokens of the authorization code flow.
+    grant: Option<Arc<UserGrant>>,
 }
 
 impl ServerState {
+    /// The time now, in seconds since the epoch, from the clock.
+    fn now(&self) -> u64 {
+        unix_seconds(self.clock.now())
+    }
+
+    /// The client registered with this `client_id`.
+    fn client(&self, client_id: &str) -> Option<&MockClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
     fn metadata(&self) -> Value {
         let iss = &self.issuer;
+        let alg = self.signing.lock().expect("lock").alg().name();
+        let mut grant_types: Vec<&str> = vec![
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            crate::TOKEN_EXCHANGE_GRANT_TYPE,
+            crate::JWT_BEARER_GRANT_TYPE,
+        ];
+        grant_types.extend(self.extension_grants.iter().map(String::as_str));
         json!({
             "issuer": self.advertised_issuer.as_deref().unwrap_or(iss),
             "token_endpoint": format!("{iss}/token"),
+            "authorization_endpoint": format!("{iss}/authorize"),
             "jwks_uri": format!("{iss}/jwks"),
+            "userinfo_endpoint": format!("{iss}/userinfo"),
+            "end_session_endpoint": format!("{iss}/logout"),
             "introspection_endpoint": format!("{iss}/introspect"),
             "revocation_endpoint": format!("{iss}/revoke"),
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": grant_types,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "client_secret_jwt",
                 "private_key_jwt", "none"
@@ -570,9 +705,20 @@ impl ServerState {
                 "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384",
                 "PS512", "ES256", "ES384", "ES512", "EdDSA"
             ],
-            "scopes_supported": ["read", "write"],
+            "scopes_supported": [
+                "openid", "profile", "email", "address", "phone", "offline_access", "read", "write"
+            ],
             "dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"],
-            "response_types_supported": [],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [alg],
+            "userinfo_signing_alg_values_supported": [alg],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
         })
     }
 }
@@ -586,12 +732,24 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    state.requests.lock().expect("lock").push(RecordedRequest {
+    let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let recorded = RecordedRequest {
         method: method.clone(),
         path: path.clone(),
         headers: headers.clone(),
         form: form.clone(),
-    });
+        query: query.clone(),
+    };
+    state.requests.lock().expect("lock").push(recorded.clone());
+    // The parameters of the OpenID endpoints, which take GET and POST.
+    let params = if method == Method::POST {
+        &form
+    } else {
+        &query
+    };
+    let get_or_post = method == Method::GET || method == Method::POST;
     let p = &state.issuer_path;
     let oidc = format!("{p}/.well-known/openid-configuration");
     let oauth = format!("/.well-known/oauth-authorization-server{p}");
@@ -604,7 +762,7 @@ async fn handle(
         state.token_requests.fetch_add(1, Ordering::SeqCst);
         let fault = state.token_faults.lock().expect("lock").pop_front();
         let normal = || {
-            let mut response = token(&state, &headers, &form);
+            let mut response = token::token(&state, &headers, &form);
             state.add_nonce_header(&mut response);
             response
         };
@@ -612,699 +770,37 @@ async fn handle(
     }
     if method == Method::POST && path == format!("{p}/introspect") {
         let fault = state.endpoint_faults.lock().expect("lock").pop_front();
-        return respond(fault, || introspect(&state, &headers, &form)).await;
+        return respond(fault, || token::introspect(&state, &headers, &form)).await;
     }
     if method == Method::POST && path == format!("{p}/revoke") {
         let fault = state.endpoint_faults.lock().expect("lock").pop_front();
-        return respond(fault, || revoke(&state, &headers, &form)).await;
+        return respond(fault, || token::revoke(&state, &headers, &form)).await;
+    }
+    if get_or_post && path == format!("{p}/authorize") {
+        return authorize::authorize(&state, params);
+    }
+    if method == Method::GET && path == format!("{p}/jwks") {
+        state.jwks_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.jwks_faults.lock().expect("lock").pop_front();
+        return respond(fault, || keys::jwks(&state)).await;
+    }
+    if get_or_post && path == format!("{p}/userinfo") {
+        state.userinfo_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.userinfo_faults.lock().expect("lock").pop_front();
+        let normal = || {
+            let mut response = userinfo::userinfo(&state, &method, &headers, &form);
+            state.add_nonce_header(&mut response);
+            response
+        };
+        return respond(fault, normal).await;
+    }
+    if get_or_post && path == format!("{p}/logout") {
+        return logout::end_session(&state, params, recorded);
     }
     if path == format!("{p}/resource") {
-        let mut response = resource(&state, &method, &headers);
+        let mut response = resource::resource(&state, &method, &headers);
         state.add_nonce_header(&mut response);
         return response;
     }
     oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint")
-}
-
-async fn respond(fault: Option<Fault>, normal: impl FnOnce() -> Response) -> Response {
-    match fault {
-        None => normal(),
-        Some(Fault::Delay(d)) => {
-            tokio::time::sleep(d).await;
-            normal()
-        }
-        Some(Fault::ResetMidBody) => {
-            let (parts, body) = normal().into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            let half = bytes.slice(..bytes.len() / 2);
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(half),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "reset",
-                )),
-            ];
-            let (tx, rx) = tokio::sync::mpsc::channel(2);
-            tokio::spawn(async move {
-                for c in chunks {
-                    let _ = tx.send(c).await;
-                }
-            });
-            let mut response = Response::from_parts(parts, Body::from_stream(ReceiverStream(rx)));
-            response
-                .headers_mut()
-                .remove(axum::http::header::CONTENT_LENGTH);
-            response
-        }
-        Some(Fault::SlowBody(interval)) => {
-            let (parts, body) = normal().into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            let stream = async_stream(bytes, interval);
-            let mut response = Response::from_parts(parts, Body::from_stream(stream));
-            response
-                .headers_mut()
-                .remove(axum::http::header::CONTENT_LENGTH);
-            response
-        }
-        Some(Fault::Response {
-            status,
-            headers,
-            body,
-        }) => {
-            let mut response = Response::new(Body::from(body));
-            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    axum::http::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(&v),
-                ) {
-                    response.headers_mut().append(k, v);
-                }
-            }
-            response
-        }
-        Some(Fault::Redirect { status, location }) => {
-            let mut response = Response::new(Body::empty());
-            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::LOCATION, v);
-            }
-            response
-        }
-        Some(Fault::LargeBody { bytes }) => {
-            // Streamed in chunks with no Content-Length, so the client can
-            // only find out by reading.
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-            tokio::spawn(async move {
-                let chunk = Bytes::from(vec![b'a'; 64 * 1024]);
-                let _ = tx
-                    .send(Ok(Bytes::from_static(b"{\"access_token\":\"")))
-                    .await;
-                let mut sent = 0;
-                while sent < bytes {
-                    let n = chunk.len().min(bytes - sent);
-                    if tx.send(Ok(chunk.slice(..n))).await.is_err() {
-                        return;
-                    }
-                    sent += n;
-                }
-                let _ = tx.send(Ok(Bytes::from_static(b"\"}"))).await;
-            });
-            let mut response = Response::new(Body::from_stream(ReceiverStream(rx)));
-            response.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-    }
-}
-
-/// The body, one byte per `interval`.
-fn async_stream(
-    bytes: Bytes,
-    interval: Duration,
-) -> impl futures_core::Stream<Item = Result<Bytes, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-    tokio::spawn(async move {
-        for i in 0..bytes.len() {
-            tokio::time::sleep(interval).await;
-            if tx.send(Ok(bytes.slice(i..i + 1))).await.is_err() {
-                return;
-            }
-        }
-    });
-    ReceiverStream(rx)
-}
-
-struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
-
-impl<T> futures_core::Stream for ReceiverStream<T> {
-    type Item = T;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<T>> {
-        self.0.poll_recv(cx)
-    }
-}
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
-}
-
-fn token(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) -> Response {
-    let param = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let client = match authenticate(state, headers, form) {
-        Ok(c) => c,
-        Err(reason) => {
-            let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &reason);
-            r.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"mock\", error=\"invalid_client\""),
-            );
-            return r;
-        }
-    };
-    if form.iter().filter(|(k, _)| k == "grant_type").count() != 1 {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "one grant_type required",
-        );
-    }
-    let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
-    let mut extra = Map::new();
-    let mut token_type_override = None;
-    match param("grant_type").unwrap_or_default() {
-        "client_credentials" => {}
-        "refresh_token" => {
-            let rt = param("refresh_token").unwrap_or_default();
-            // Rotation: a refresh token works once.
-            if !state.refresh_tokens.lock().expect("lock").remove(rt) {
-                return invalid_grant("unknown or used refresh token");
-            }
-        }
-        crate::TOKEN_EXCHANGE_GRANT_TYPE => {
-            let subject = param("subject_token").unwrap_or_default();
-            if param("subject_token_type").is_none() {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "subject_token_type missing",
-                );
-            }
-            if !state.issued.lock().expect("lock").contains_key(subject) {
-                return invalid_grant("unknown subject_token");
-            }
-            let requested =
-                param("requested_token_type").unwrap_or(crate::token_types::ACCESS_TOKEN);
-            if requested != crate::token_types::ACCESS_TOKEN {
-                token_type_override = Some("N_A".to_owned());
-            }
-            extra.insert("issued_token_type".into(), requested.into());
-        }
-        crate::JWT_BEARER_GRANT_TYPE => {
-            if param("assertion").is_none_or(|a| a.split('.').count() != 3) {
-                return invalid_grant("the assertion is not a JWT");
-            }
-        }
-        g if state.extension_grants.iter().any(|e| e == g) => {}
-        g => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                &format!("grant_type {g:?} is not supported"),
-            )
-        }
-    }
-    let scope = param("scope");
-    if let (Some(allowed), Some(scope)) = (&client.scopes, scope) {
-        if let Some(bad) = scope.split(' ').find(|s| !allowed.iter().any(|a| a == s)) {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                &format!("scope {bad} is not allowed"),
-            );
-        }
-    }
-    let token_endpoint = format!("{}/token", state.issuer);
-    let jkt = match headers.get_all("dpop").iter().count() {
-        0 => None,
-        1 => match verify_dpop_proof(state, headers, "POST", &token_endpoint, None) {
-            Ok(jkt) => Some(jkt),
-            Err(DPoPFailure::Nonce) => {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "use_dpop_nonce",
-                    "Authorization server requires nonce in DPoP proof",
-                )
-            }
-            Err(DPoPFailure::Invalid(reason)) => {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", &reason)
-            }
-        },
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_dpop_proof",
-                "several DPoP headers",
-            )
-        }
-    };
-    let access_token = random_b64url(32).unwrap_or_default();
-    // N_A (not an access token) stays N_A even with a proof: nothing to bind.
-    let token_type = match (token_type_override, &jkt) {
-        (Some(na), _) => na,
-        (None, Some(_)) => "DPoP".to_owned(),
-        (None, None) => state.token_type.clone(),
-    };
-    if state.issue_refresh_tokens || param("grant_type") == Some("refresh_token") {
-        let rt = random_b64url(32).unwrap_or_default();
-        state
-            .refresh_tokens
-            .lock()
-            .expect("lock")
-            .insert(rt.clone());
-        extra.insert("refresh_token".into(), rt.into());
-    }
-    state
-        .issued
-        .lock()
-        .expect("lock")
-        .insert(access_token.clone(), jkt);
-    let mut body = extra;
-    body.insert("access_token".into(), access_token.into());
-    body.insert("token_type".into(), token_type.into());
-    if let Some(l) = state.token_lifetime {
-        body.insert("expires_in".into(), l.into());
-    }
-    if let Some(scope) = scope {
-        body.insert("scope".into(), scope.into());
-    }
-    let mut response = axum::Json(Value::Object(body)).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-fn invalid_client(reason: &str) -> Response {
-    let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", reason);
-    r.headers_mut().insert(
-        axum::http::header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"mock\", error=\"invalid_client\""),
-    );
-    r
-}
-
-/// RFC 7662: authenticated; `active` and what the server knows of the token.
-fn introspect(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) -> Response {
-    let client = match authenticate(state, headers, form) {
-        Ok(c) => c,
-        Err(reason) => return invalid_client(&reason),
-    };
-    let token = form
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.as_str());
-    let Some(token) = token else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
-    };
-    let binding = state.issued.lock().expect("lock").get(token).cloned();
-    let body = match binding {
-        None => json!({"active": false}),
-        Some(jkt) => {
-            let mut b = json!({
-                "active": true,
-                "client_id": client.client_id,
-                "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
-                "iss": state.issuer,
-                "aud": "urn:mock:api",
-                "iat": unix_seconds(state.clock.now()),
-            });
-            if let Some(jkt) = jkt {
-                b["cnf"] = json!({"jkt": jkt});
-            }
-            b
-        }
-    };
-    axum::Json(body).into_response()
-}
-
-/// RFC 7009: authenticated; 200 with an empty body, known token or not.
-fn revoke(state: &ServerState, headers: &HeaderMap, form: &[(String, String)]) -> Response {
-    if let Err(reason) = authenticate(state, headers, form) {
-        return invalid_client(&reason);
-    }
-    let Some((_, token)) = form.iter().find(|(k, _)| k == "token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
-    };
-    state.issued.lock().expect("lock").remove(token);
-    state.refresh_tokens.lock().expect("lock").remove(token);
-    StatusCode::OK.into_response()
-}
-
-impl ServerState {
-    fn add_nonce_header(&self, response: &mut Response) {
-        if self.require_dpop_nonce {
-            let nonce = self.dpop_nonce.lock().expect("lock").clone();
-            if let Ok(v) = HeaderValue::from_str(&nonce) {
-                response.headers_mut().insert("dpop-nonce", v);
-            }
-        }
-    }
-}
-
-/// Why a DPoP proof was refused.
-enum DPoPFailure {
-    /// The proof lacks the current nonce.
-    Nonce,
-    /// Anything else.
-    Invalid(String),
-}
-
-/// Verifies a DPoP proof as RFC 9449 §4.3 says, returning the thumbprint of
-/// its key.
-fn verify_dpop_proof(
-    state: &ServerState,
-    headers: &HeaderMap,
-    htm: &str,
-    htu: &str,
-    access_token: Option<&str>,
-) -> Result<String, DPoPFailure> {
-    let invalid = |m: &str| DPoPFailure::Invalid(m.to_owned());
-    let proof = headers
-        .get("dpop")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| invalid("no DPoP proof"))?;
-    let mut parts = proof.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid("the proof is not a compact JWS"));
-    };
-    let decode = |part: &str| -> Result<Value, DPoPFailure> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(part)
-            .map_err(|_| invalid("bad base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| invalid("bad JSON"))
-    };
-    let header = decode(h)?;
-    if header["typ"] != "dpop+jwt" {
-        return Err(invalid("typ must be dpop+jwt"));
-    }
-    let alg: JwsAlgorithm = header["alg"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| invalid("unsupported alg"))?;
-    let jwk_map = header["jwk"].as_object().ok_or_else(|| invalid("no jwk"))?;
-    if jwk_map.contains_key("d") {
-        return Err(invalid("the jwk contains a private key"));
-    }
-    let jwk = Jwk::from_map(jwk_map.clone()).map_err(|_| invalid("bad jwk"))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| invalid("bad signature encoding"))?;
-    verifier_for(alg, &jwk)
-        .map_err(|e| invalid(&e))?
-        .verify(format!("{h}.{p}").as_bytes(), &signature)
-        .map_err(|_| invalid("the proof signature does not verify"))?;
-    let claims = decode(p)?;
-    if claims["htm"] != htm {
-        return Err(invalid("htm does not match"));
-    }
-    if claims["htu"] != htu {
-        return Err(invalid("htu does not match"));
-    }
-    let now = unix_seconds(state.clock.now()) as i64;
-    let iat = claims["iat"].as_i64().ok_or_else(|| invalid("no iat"))?;
-    if (iat - now).abs() > 60 {
-        return Err(invalid("iat is outside the acceptable window"));
-    }
-    if let Some(token) = access_token {
-        let expected = URL_SAFE_NO_PAD.encode(
-            openssl::hash::hash(openssl::hash::MessageDigest::sha256(), token.as_bytes())
-                .map_err(|e| invalid(&e.to_string()))?,
-        );
-        if claims["ath"] != expected.as_str() {
-            return Err(invalid("ath does not match the access token"));
-        }
-    }
-    if state.require_dpop_nonce {
-        let nonce = state.dpop_nonce.lock().expect("lock").clone();
-        if claims["nonce"] != nonce.as_str() {
-            return Err(DPoPFailure::Nonce);
-        }
-    }
-    let jti = claims["jti"].as_str().ok_or_else(|| invalid("no jti"))?;
-    if !state
-        .seen_dpop_jti
-        .lock()
-        .expect("lock")
-        .insert(jti.to_owned())
-    {
-        return Err(invalid("jti replayed"));
-    }
-    crate::jose::jwk_thumbprint(jwk_map).map_err(|e| invalid(&e.to_string()))
-}
-
-/// The protected resource: accepts issued tokens, checking DPoP binding.
-fn resource(state: &ServerState, method: &Method, headers: &HeaderMap) -> Response {
-    let challenge = |scheme: &str, error: &str| {
-        let mut r = (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": error})),
-        )
-            .into_response();
-        let value =
-            format!("{scheme} error=\"{error}\", algs=\"ES256 ES384 ES512 RS256 PS256 EdDSA\"");
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            r.headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, v);
-        }
-        r
-    };
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let Some((scheme, token)) = authorization.split_once(' ') else {
-        return challenge("Bearer", "invalid_request");
-    };
-    let binding = state.issued.lock().expect("lock").get(token).cloned();
-    let url = format!("{}/resource", state.issuer);
-    match (scheme.to_ascii_lowercase().as_str(), binding) {
-        ("bearer", Some(None)) => {}
-        ("dpop", Some(Some(jkt))) => {
-            match verify_dpop_proof(state, headers, method.as_str(), &url, Some(token)) {
-                Ok(proof_jkt) if proof_jkt == jkt => {}
-                Ok(_) => return challenge("DPoP", "invalid_token"),
-                Err(DPoPFailure::Nonce) => return challenge("DPoP", "use_dpop_nonce"),
-                Err(DPoPFailure::Invalid(_)) => return challenge("DPoP", "invalid_dpop_proof"),
-            }
-        }
-        ("bearer", Some(Some(_))) => return challenge("DPoP", "invalid_token"),
-        _ => return challenge("Bearer", "invalid_token"),
-    }
-    axum::Json(json!({"resource": "ok", "method": method.as_str()})).into_response()
-}
-
-/// Verifies client authentication as a real server would; the error string
-/// says why it failed.
-fn authenticate<'s>(
-    state: &'s ServerState,
-    headers: &HeaderMap,
-    form: &[(String, String)],
-) -> Result<&'s MockClient, String> {
-    let param = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let basic = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .map(|h| decode_basic(h.as_bytes()))
-        .transpose()?;
-    let client_id = match (&basic, param("client_id")) {
-        (Some((id, _)), None) => form_decode(id),
-        (None, Some(id)) => id.to_owned(),
-        (Some(_), Some(_)) => return Err("client_id both in Basic and in the body".into()),
-        (None, None) => return Err("no client authentication".into()),
-    };
-    // Basic credentials are form-decoded (RFC 6749 §2.3.1), except for a
-    // client registered as one of a server that does not decode them.
-    let client = state
-        .clients
-        .iter()
-        .find(|c| match (&c.method, &basic) {
-            (MockAuth::BasicRaw(_), Some((raw_id, _))) => c.client_id == *raw_id,
-            (_, Some((raw_id, _))) => c.client_id == form_decode(raw_id),
-            _ => c.client_id == client_id,
-        })
-        .ok_or_else(|| format!("unknown client {client_id:?}"))?;
-    let used = match (&basic, param("client_secret"), param("client_assertion")) {
-        (Some(_), None, None) => "client_secret_basic",
-        (None, Some(_), None) => "client_secret_post",
-        (None, None, Some(_)) => "jwt",
-        (None, None, None) => "none",
-        _ => return Err("more than one client authentication method".into()),
-    };
-    match (&client.method, used) {
-        (MockAuth::Basic(secret), "client_secret_basic") => {
-            let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
-            check_secret(&form_decode(given), secret)?;
-        }
-        (MockAuth::BasicRaw(secret), "client_secret_basic") => {
-            let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
-            check_secret(given, secret)?;
-        }
-        (MockAuth::Post(secret), "client_secret_post") => {
-            check_secret(param("client_secret").unwrap_or_default(), secret)?;
-        }
-        (MockAuth::SecretJwt(_) | MockAuth::PrivateKeyJwt(_), "jwt") => {
-            if param("client_assertion_type") != Some(JWT_BEARER_CLIENT_ASSERTION_TYPE) {
-                return Err("wrong client_assertion_type".into());
-            }
-            let assertion = param("client_assertion").unwrap_or_default();
-            verify_assertion(state, client, assertion)?;
-        }
-        (MockAuth::None, "none") => {}
-        _ => {
-            return Err(format!(
-                "client {client_id:?} is registered for {}, used {used}",
-                client.method_name()
-            ))
-        }
-    }
-    Ok(client)
-}
-
-fn check_secret(given: &str, expected: &str) -> Result<(), String> {
-    if given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err("invalid secret".into())
-    }
-}
-
-/// `application/x-www-form-urlencoded` decoding of one value.
-fn form_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// Splits `Basic base64(id:secret)`; the parts are returned as sent (still
-/// form-encoded, RFC 6749 §2.3.1).
-fn decode_basic(value: &[u8]) -> Result<(String, String), String> {
-    let value = std::str::from_utf8(value).map_err(|_| "non-UTF-8 Authorization")?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .ok_or("Authorization is not Basic")?;
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| "Basic credentials are not base64")?;
-    let decoded = String::from_utf8(decoded).map_err(|_| "Basic credentials are not UTF-8")?;
-    let (id, secret) = decoded
-        .split_once(':')
-        .ok_or("Basic credentials without ':'")?;
-    Ok((id.to_owned(), secret.to_owned()))
-}
-
-fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Result<(), String> {
-    let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("assertion is not a compact JWS".into());
-    };
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| "bad header")?)
-            .map_err(|_| "bad header JSON")?;
-    let alg: JwsAlgorithm = header["alg"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| "unsupported alg")?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| "bad signature encoding")?;
-    let signing_input = format!("{h}.{p}");
-    match &client.method {
-        MockAuth::SecretJwt(secret) => {
-            let digest = match alg {
-                JwsAlgorithm::HS256 => openssl::hash::MessageDigest::sha256(),
-                JwsAlgorithm::HS384 => openssl::hash::MessageDigest::sha384(),
-                JwsAlgorithm::HS512 => openssl::hash::MessageDigest::sha512(),
-                _ => return Err("client_secret_jwt needs an HS algorithm".into()),
-            };
-            let key = openssl::pkey::PKey::hmac(secret.as_bytes()).map_err(|e| e.to_string())?;
-            let mut signer = openssl::sign::Signer::new(digest, &key).map_err(|e| e.to_string())?;
-            signer
-                .update(signing_input.as_bytes())
-                .map_err(|e| e.to_string())?;
-            let mac = signer.sign_to_vec().map_err(|e| e.to_string())?;
-            if mac.len() != signature.len() || !openssl::memcmp::eq(&mac, &signature) {
-                return Err("assertion MAC does not verify".into());
-            }
-        }
-        MockAuth::PrivateKeyJwt(jwk) => {
-            let verifier = verifier_for(alg, jwk)?;
-            verifier
-                .verify(signing_input.as_bytes(), &signature)
-                .map_err(|_| "assertion signature does not verify")?;
-        }
-        _ => return Err("client is not registered for JWT authentication".into()),
-    }
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| "bad payload")?)
-            .map_err(|_| "bad payload JSON")?;
-    let id = client.client_id.as_str();
-    if claims["iss"] != id || claims["sub"] != id {
-        return Err("assertion iss/sub must be the client_id".into());
-    }
-    let token_endpoint = format!("{}/token", state.issuer);
-    let aud_ok = |a: &Value| a == state.issuer.as_str() || a == token_endpoint.as_str();
-    let aud_valid = match &claims["aud"] {
-        Value::Array(list) => list.iter().any(aud_ok),
-        other => aud_ok(other),
-    };
-    if !aud_valid {
-        return Err(format!(
-            "assertion aud {} is neither issuer nor token endpoint",
-            claims["aud"]
-        ));
-    }
-    let now = unix_seconds(state.clock.now()) as i64;
-    let exp = claims["exp"].as_i64().ok_or("assertion without exp")?;
-    if exp <= now {
-        return Err("assertion expired".into());
-    }
-    if claims["iat"].as_i64().is_none() {
-        return Err("assertion without iat".into());
-    }
-    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + 5) {
-        return Err("assertion not yet valid".into());
-    }
-    let jti = claims["jti"].as_str().ok_or("assertion without jti")?;
-    if !state.seen_jti.lock().expect("lock").insert(jti.to_owned()) {
-        return Err("assertion jti replayed".into());
-    }
-    Ok(())
-}
-
-fn verifier_for(alg: JwsAlgorithm, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
-    use JwsAlgorithm::*;
-    let e = |e: josekit::JoseError| e.to_string();
-    Ok(match alg {
-        RS256 => Box::new(jws::RS256.verifier_from_jwk(jwk).map_err(e)?),
-        RS384 => Box::new(jws::RS384.verifier_from_jwk(jwk).map_err(e)?),
-        RS512 => Box::new(jws::RS512.verifier_from_jwk(jwk).map_err(e)?),
-        PS256 => Box::new(jws::PS256.verifier_from_jwk(jwk).map_err(e)?),
-        PS384 => Box::new(jws::PS384.verifier_from_jwk(jwk).map_err(e)?),
-        PS512 => Box::new(jws::PS512.verifier_from_jwk(jwk).map_err(e)?),
-        ES256 => Box::new(jws::ES256.verifier_from_jwk(jwk).map_err(e)?),
-        ES384 => Box::new(jws::ES384.verifier_from_jwk(jwk).map_err(e)?),
-        ES512 => Box::new(jws::ES512.verifier_from_jwk(jwk).map_err(e)?),
-        EdDSA => Box::new(jws::EdDSA.verifier_from_jwk(jwk).map_err(e)?),
-        other => return Err(format!("{other} cannot verify with a public key")),
-    })
 }

@@ -1,0 +1,650 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with PKCE
+//! (RFC 7636) and the `iss` response parameter (RFC 9207), its responses
+//! (query, and the Form Post Response Mode), the faults that spoil a
+//! response, the redemption of codes at the token endpoint, and the
+//! browserless driver.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use url::Url;
+
+use super::client::MockClient;
+use super::token::oauth_error;
+use super::{MockAuthorizationServer, ServerState, UserGrant};
+use crate::error::{Error, ErrorKind};
+use crate::jose::{b64url, random_b64url, sha256};
+
+/// How long an authorization code can be redeemed, in seconds.
+const CODE_LIFETIME: u64 = 60;
+
+/// Scopes a client may always ask for, whatever its registered
+/// [`scopes`](MockClient::scopes): those OpenID Connect defines (OIDC Core
+/// §5.4, §11).
+const OPENID_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
+/// What is wrong with the next response of the authorization endpoint (see
+/// [`MockAuthorizationServer::tamper_next_authorization_response`]), to test
+/// a client's checks of the authorization response (RFC 6749 §4.1.2, RFC
+/// 9207 §2.4, OIDC Core §3.1.2.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorizationResponseFault {
+    /// An error response (RFC 6749 §4.1.2.1) instead of a code: `error`,
+    /// `error_description` when given, `state` and `iss`. No code is
+    /// issued.
+    Error {
+        /// The `error` code, e.g. `access_denied`.
+        error: String,
+        /// The `error_description`, if any.
+        description: Option<String>,
+    },
+    /// An `iss` of another server (the mix-up attack RFC 9207 defends
+    /// against).
+    WrongIssuer(String),
+    /// No `iss`, although the metadata says
+    /// `authorization_response_iss_parameter_supported`.
+    NoIssuer,
+    /// `state` twice (the request's value both times; if the request had
+    /// none, `duplicate-state` twice): repeated response parameters are
+    /// forbidden (RFC 6749 §3.1).
+    DuplicateState,
+    /// One more parameter, e.g. `("id_token", "…")` in a code-flow
+    /// response.
+    ExtraParam(String, String),
+    /// A `state` that is not the request's (a random value, also when the
+    /// request had none): a CSRF defence must refuse it.
+    WrongState,
+}
+
+/// An authorization code not yet redeemed.
+pub(super) struct AuthorizationCode {
+    redirect_uri: String,
+    code_challenge: String,
+    nonce: Option<String>,
+    expires_at: u64,
+    grant: Arc<UserGrant>,
+}
+
+/// A redeemed code: what the token response is made of.
+pub(super) struct Redeemed {
+    pub(super) code: String,
+    pub(super) grant: Arc<UserGrant>,
+    pub(super) nonce: Option<String>,
+}
+
+/// `GET` or `POST {issuer}/authorize`: checks the request and approves it at
+/// once as the configured user.
+pub(super) fn authorize(state: &ServerState, params: &[(String, String)]) -> Response {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let repeated = |name: &str| params.iter().filter(|(k, _)| k == name).count() > 1;
+    // Errors that must not be sent to an unverified redirect URI (RFC 6749
+    // §4.1.2.1): shown to the user, here a 400 with a JSON error.
+    let bad_request = |error: &str, why: &str| oauth_error(StatusCode::BAD_REQUEST, error, why);
+    for name in ["client_id", "redirect_uri"] {
+        if repeated(name) {
+            return bad_request("invalid_request", &format!("{name} repeated"));
+        }
+    }
+    let Some(client_id) = param("client_id") else {
+        return bad_request("invalid_request", "client_id missing");
+    };
+    let Some(client) = state.client(client_id) else {
+        return bad_request("invalid_client", &format!("unknown client {client_id:?}"));
+    };
+    let Some(redirect_uri) = param("redirect_uri") else {
+        return bad_request("invalid_request", "redirect_uri missing");
+    };
+    let redirect = match Url::parse(redirect_uri) {
+        Ok(url) if MockClient::allows_uri(&client.redirect_uris, redirect_uri) => url,
+        _ if client.redirect_uris.is_empty() => {
+            return bad_request(
+                "invalid_request",
+                "redirect_uri is not an absolute URL without a fragment",
+            )
+        }
+        _ => {
+            return bad_request(
+                "invalid_request",
+                "redirect_uri is not registered for this client",
+            )
+        }
+    };
+    // From here on, errors go back to the client.
+    let form_post = param("response_mode") == Some("form_post");
+    let checked = check(client, &param, &repeated);
+    let fault = state.authorization_faults.lock().expect("lock").pop_front();
+    let mut response: Vec<(String, String)> = match (&fault, checked) {
+        (Some(AuthorizationResponseFault::Error { error, description }), _) => {
+            error_params(error, description.as_deref())
+        }
+        (_, Err((error, description))) => error_params(error, Some(&description)),
+        (_, Ok(request)) => {
+            let code = random_b64url(32).unwrap_or_default();
+            let now = state.now();
+            let grant = Arc::new(UserGrant {
+                client_id: client.client_id.clone(),
+                subject: state.user.subject.clone(),
+                scope: request.scope,
+                auth_time: state.user.auth_time.unwrap_or(now),
+            });
+            state.codes.lock().expect("lock").insert(
+                code.clone(),
+                AuthorizationCode {
+                    redirect_uri: redirect_uri.to_owned(),
+                    code_challenge: request.code_challenge,
+                    nonce: request.nonce,
+                    expires_at: now + CODE_LIFETIME,
+                    grant,
+                },
+            );
+            vec![("code".to_owned(), code)]
+        }
+    };
+    if let Some(s) = param("state") {
+        response.push(("state".into(), s.into()));
+    }
+    response.push(("iss".into(), state.issuer.clone()));
+    if let Some(fault) = fault {
+        spoil(&mut response, fault);
+    }
+    if form_post {
+        form_post_response(redirect.as_str(), &response)
+    } else {
+        let mut location = redirect;
+        location.query_pairs_mut().extend_pairs(&response);
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(location.as_str()) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+/// What a valid authorization request asks for.
+struct ValidRequest {
+    scope: String,
+    code_challenge: String,
+    nonce: Option<String>,
+}
+
+/// Checks the parameters whose errors go back to the client: the OAuth
+/// error code and description, or the request.
+fn check<'p>(
+    client: &MockClient,
+    param: &dyn Fn(&str) -> Option<&'p str>,
+    repeated: &dyn Fn(&str) -> bool,
+) -> Result<ValidRequest, (&'static str, String)> {
+    let invalid = |why: &str| Err(("invalid_request", why.to_owned()));
+    for name in [
+        "response_type",
+        "response_mode",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "max_age",
+        "prompt",
+    ] {
+        if repeated(name) {
+            return invalid(&format!("{name} repeated"));
+        }
+    }
+    // OIDC Core §6: request objects are not supported.
+    if param("request").is_some() {
+        return Err((
+            "request_not_supported",
+            "request objects are not supported".into(),
+        ));
+    }
+    if param("request_uri").is_some() {
+        return Err((
+            "request_uri_not_supported",
+            "request_uri is not supported".into(),
+        ));
+    }
+    match param("response_mode") {
+        None | Some("query" | "form_post") => {}
+        Some(other) => return invalid(&format!("response_mode {other:?} is not supported")),
+    }
+    match param("response_type") {
+        None => return invalid("response_type missing"),
+        Some("code") => {}
+        Some(other) => {
+            return Err((
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported: only code"),
+            ))
+        }
+    }
+    let scopes: Vec<&str> = param("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(allowed) = &client.scopes {
+        let refused = scopes
+            .iter()
+            .find(|s| !OPENID_SCOPES.contains(s) && !allowed.iter().any(|a| a == *s));
+        if let Some(bad) = refused {
+            return Err(("invalid_scope", format!("scope {bad} is not allowed")));
+        }
+    }
+    // RFC 7636 §4.4.1: PKCE is required, and only S256.
+    let Some(code_challenge) = param("code_challenge") else {
+        return invalid("code_challenge missing: PKCE (RFC 7636) with S256 is required");
+    };
+    if param("code_challenge_method") != Some("S256") {
+        return invalid("code_challenge_method must be S256 (plain is not supported)");
+    }
+    if !is_pkce_string(code_challenge) {
+        return invalid("code_challenge is not 43 to 128 unreserved characters");
+    }
+    if param("max_age").is_some_and(|m| m.parse::<u64>().is_err()) {
+        return invalid("max_age is not a number of seconds");
+    }
+    Ok(ValidRequest {
+        scope: scopes.join(" "),
+        code_challenge: code_challenge.to_owned(),
+        nonce: param("nonce").map(str::to_owned),
+    })
+}
+
+/// RFC 7636 §4.1, §4.2: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] /
+/// "-" / "." / "_" / "~"`.
+fn is_pkce_string(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+fn error_params(error: &str, description: Option<&str>) -> Vec<(String, String)> {
+    let mut params = vec![("error".to_owned(), error.to_owned())];
+    if let Some(d) = description {
+        params.push(("error_description".into(), d.into()));
+    }
+    params
+}
+
+/// Applies a fault other than [`AuthorizationResponseFault::Error`] (done
+/// already) to the response parameters.
+fn spoil(params: &mut Vec<(String, String)>, fault: AuthorizationResponseFault) {
+    let set = |params: &mut Vec<(String, String)>, name: &str, value: String| match params
+        .iter_mut()
+        .find(|(k, _)| k == name)
+    {
+        Some((_, v)) => *v = value,
+        None => params.push((name.to_owned(), value)),
+    };
+    match fault {
+        AuthorizationResponseFault::Error { .. } => {}
+        AuthorizationResponseFault::WrongIssuer(iss) => set(params, "iss", iss),
+        AuthorizationResponseFault::NoIssuer => params.retain(|(k, _)| k != "iss"),
+        AuthorizationResponseFault::DuplicateState => {
+            let value = params
+                .iter()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.clone());
+            if value.is_none() {
+                params.push(("state".into(), "duplicate-state".into()));
+            }
+            let value = value.unwrap_or_else(|| "duplicate-state".into());
+            params.push(("state".into(), value));
+        }
+        AuthorizationResponseFault::ExtraParam(name, value) => params.push((name, value)),
+        AuthorizationResponseFault::WrongState => {
+            set(params, "state", random_b64url(16).unwrap_or_default());
+        }
+    }
+}
+
+/// The Form Post Response Mode: a page whose form POSTs `params` to
+/// `action` as soon as it loads.
+fn form_post_response(action: &str, params: &[(String, String)]) -> Response {
+    let mut r = form_post_page(action, params).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn form_post_page(action: &str, params: &[(String, String)]) -> String {
+    let mut inputs = String::new();
+    for (name, value) in params {
+        inputs.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\"/>\n",
+            html_escape(name),
+            html_escape(value)
+        ));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Submit this form</title></head>\n\
+         <body onload=\"javascript:document.forms[0].submit()\">\n\
+         <form method=\"post\" action=\"{}\">\n{inputs}\
+         <noscript><button type=\"submit\">Continue</button></noscript>\n\
+         </form>\n</body></html>\n",
+        html_escape(action)
+    )
+}
+
+/// Reads the form of a page made by [`form_post_page`]: the action and the
+/// hidden inputs.
+fn parse_form_post(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let attribute = |tag: &str, name: &str| -> Option<String> {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let len = tag[start..].find('"')?;
+        Some(html_unescape(&tag[start..start + len]))
+    };
+    let form_start = html.find("<form ")?;
+    let form_tag = &html[form_start..form_start + html[form_start..].find('>')?];
+    let action = attribute(form_tag, "action")?;
+    let mut params = Vec::new();
+    let mut rest = &html[form_start..];
+    while let Some(i) = rest.find("<input ") {
+        let end = i + rest[i..].find('>')?;
+        let tag = &rest[i..end];
+        if attribute(tag, "type").as_deref() == Some("hidden") {
+            params.push((attribute(tag, "name")?, attribute(tag, "value")?));
+        }
+        rest = &rest[end..];
+    }
+    Some((action, params))
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6): the
+/// code must be known, unused, unexpired and issued to `client`; the
+/// `redirect_uri` that of the authorization request; the `code_verifier`
+/// must hash to the `code_challenge`. A code is spent by the first token
+/// request that presents it, whatever the outcome; presenting it again
+/// revokes the tokens issued for it (RFC 6749 §4.1.2).
+pub(super) fn redeem(
+    state: &ServerState,
+    client: &MockClient,
+    form: &[(String, String)],
+) -> Result<Redeemed, (&'static str, String)> {
+    let param = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let invalid_grant = |why: &str| ("invalid_grant", why.to_owned());
+    let Some(code) = param("code") else {
+        return Err(("invalid_request", "code missing".into()));
+    };
+    let entry = state.codes.lock().expect("lock").remove(code);
+    let Some(entry) = entry else {
+        let spent = state
+            .used_codes
+            .lock()
+            .expect("lock")
+            .get_mut(code)
+            .map(std::mem::take);
+        return Err(match spent {
+            Some(tokens) => {
+                let mut issued = state.issued.lock().expect("lock");
+                let mut refresh = state.refresh_tokens.lock().expect("lock");
+                for t in &tokens {
+                    issued.remove(t);
+                    refresh.remove(t);
+                }
+                invalid_grant(
+                    "the authorization code was already used (the tokens issued for it are revoked)",
+                )
+            }
+            None => invalid_grant("unknown authorization code"),
+        });
+    };
+    state
+        .used_codes
+        .lock()
+        .expect("lock")
+        .insert(code.to_owned(), Vec::new());
+    if state.now() >= entry.expires_at {
+        return Err(invalid_grant("the authorization code expired"));
+    }
+    if entry.grant.client_id != client.client_id {
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    match param("redirect_uri") {
+        None => {
+            return Err((
+                "invalid_request",
+                "redirect_uri missing (the authorization request had one)".into(),
+            ))
+        }
+        Some(r) if r != entry.redirect_uri => {
+            return Err(invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+        Some(_) => {}
+    }
+    let Some(verifier) = param("code_verifier") else {
+        return Err(invalid_grant("code_verifier missing (PKCE)"));
+    };
+    if !is_pkce_string(verifier) {
+        return Err(invalid_grant(
+            "code_verifier is not 43 to 128 unreserved characters",
+        ));
+    }
+    if b64url(&sha256(verifier.as_bytes())) != entry.code_challenge {
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge (PKCE)",
+        ));
+    }
+    Ok(Redeemed {
+        code: code.to_owned(),
+        grant: entry.grant,
+        nonce: entry.nonce,
+    })
+}
+
+/// The authorization endpoint and the browserless driver.
+impl MockAuthorizationServer {
+    /// The authorization endpoint URL, `{issuer}/authorize`.
+    pub fn authorization_endpoint(&self) -> Url {
+        self.endpoint("authorize")
+    }
+
+    /// Makes the next response of the authorization endpoint faulty (a
+    /// response that goes back to the client: a code or a redirected
+    /// error; a 400 for an unknown client or redirect URI does not consume
+    /// it). Several calls queue several faults, one per response.
+    pub fn tamper_next_authorization_response(&self, fault: AuthorizationResponseFault) {
+        self.state
+            .authorization_faults
+            .lock()
+            .expect("lock")
+            .push_back(fault);
+    }
+
+    /// Plays the browser: GETs `authorization_url` (an authorization
+    /// request to this server, as a client builds it) without following
+    /// redirects, and returns the callback URL the server redirects to, i.e.
+    /// the `redirect_uri` with `code`, `state` and `iss` (or `error`, …) in
+    /// its query. The user approves at once; there is no login page.
+    ///
+    /// # Errors
+    /// - `InvalidInput` if the URL is not this server's authorization
+    ///   endpoint;
+    /// - `UnexpectedStatus` if the server refuses the request without
+    ///   redirecting (unknown client, unregistered redirect URI: a 400
+    ///   whose [`body_snippet`](crate::Error::body_snippet) is the JSON
+    ///   error);
+    /// - `InvalidResponse` for a `response_mode=form_post` request, whose
+    ///   answer is a page: use
+    ///   [`authorize_form_post`](Self::authorize_form_post).
+    pub async fn authorize(&self, authorization_url: &Url) -> crate::Result<Url> {
+        let (status, location, body) = self.visit(authorization_url).await?;
+        match location {
+            Some(location) if status.is_redirection() => {
+                authorization_url.join(&location).map_err(|e| {
+                    Error::invalid_response(
+                        "the Location of the authorization response is not a URL",
+                    )
+                    .with_source(e)
+                })
+            }
+            _ if status == StatusCode::OK => Err(Error::invalid_response(
+                "the authorization response is a form_post page: use authorize_form_post",
+            )),
+            _ => Err(Error::unexpected_status(status, &body, Vec::new())),
+        }
+    }
+
+    /// Plays the browser for a `response_mode=form_post` request (OAuth 2.0
+    /// Form Post Response Mode): GETs `authorization_url` and returns what
+    /// the page's auto-submitting form would POST: the `redirect_uri` (the
+    /// form's action) and the parameters (`code`, `state`, `iss`, or
+    /// `error`, …) in order. POST them yourself, e.g. with reqwest's
+    /// `.form(&params)`.
+    ///
+    /// # Errors
+    /// As [`authorize`](Self::authorize), with `InvalidResponse` for a
+    /// request answered with a redirect (not `form_post`).
+    pub async fn authorize_form_post(
+        &self,
+        authorization_url: &Url,
+    ) -> crate::Result<(Url, Vec<(String, String)>)> {
+        let (status, location, body) = self.visit(authorization_url).await?;
+        if status.is_redirection() && location.is_some() {
+            return Err(Error::invalid_response(
+                "the authorization response is a redirect, not a form_post page: use authorize",
+            ));
+        }
+        if status != StatusCode::OK {
+            return Err(Error::unexpected_status(status, &body, Vec::new()));
+        }
+        let html = String::from_utf8_lossy(&body);
+        let (action, params) = parse_form_post(&html)
+            .ok_or_else(|| Error::invalid_response("no form in the form_post page"))?;
+        let action = Url::parse(&action)
+            .map_err(|e| Error::invalid_response("the form action is not a URL").with_source(e))?;
+        Ok((action, params))
+    }
+
+    /// GETs an authorization URL of this server: the status, `Location` and
+    /// body.
+    async fn visit(
+        &self,
+        url: &Url,
+    ) -> crate::Result<(StatusCode, Option<String>, axum::body::Bytes)> {
+        let endpoint = self.authorization_endpoint();
+        if url.origin() != endpoint.origin() || url.path() != endpoint.path() {
+            return Err(Error::invalid_input(format!(
+                "{url} is not the authorization endpoint of this server ({endpoint})"
+            )));
+        }
+        let failed = |e| Error::from_reqwest(Some(url.clone()), e);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(failed)?;
+        let response = client.get(url.clone()).send().await.map_err(failed)?;
+        let status = StatusCode::from_u16(response.status().as_u16())
+            .map_err(|e| Error::new(ErrorKind::InvalidResponse, "bad status").with_source(e))?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.map_err(failed)?;
+        Ok((status, location, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_post_page_round_trips_awkward_values() {
+        let params = vec![
+            ("code".to_owned(), "a&b<c>\"d'".to_owned()),
+            ("state".to_owned(), "&amp;".to_owned()),
+        ];
+        let page = form_post_page("https://app.example/cb?x=1&y=\"2\"", &params);
+        assert!(!page.contains("a&b"));
+        let (action, read) = parse_form_post(&page).unwrap();
+        assert_eq!(action, "https://app.example/cb?x=1&y=\"2\"");
+        assert_eq!(read, params);
+    }
+
+    #[test]
+    fn pkce_strings() {
+        assert!(is_pkce_string(&"a".repeat(43)));
+        assert!(is_pkce_string(&"-._~".repeat(32)));
+        assert!(!is_pkce_string(&"a".repeat(42)));
+        assert!(!is_pkce_string(&"a".repeat(129)));
+        assert!(!is_pkce_string(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn spoiled_responses() {
+        let base = || {
+            vec![
+                ("code".to_owned(), "c".to_owned()),
+                ("state".to_owned(), "s".to_owned()),
+                ("iss".to_owned(), "https://as".to_owned()),
+            ]
+        };
+        let mut p = base();
+        spoil(&mut p, AuthorizationResponseFault::NoIssuer);
+        assert!(!p.iter().any(|(k, _)| k == "iss"));
+        let mut p = base();
+        spoil(&mut p, AuthorizationResponseFault::DuplicateState);
+        let states: Vec<_> = p.iter().filter(|(k, _)| k == "state").collect();
+        assert_eq!(states.len(), 2);
+        assert!(states.iter().all(|(_, v)| v == "s"));
+        let mut p = base();
+        spoil(&mut p, AuthorizationResponseFault::WrongState);
+        let state = &p.iter().find(|(k, _)| k == "state").unwrap().1;
+        assert_ne!(state, "s");
+        assert_eq!(p.len(), 3);
+    }
+}

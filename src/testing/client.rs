@@ -1,0 +1,353 @@
+//! Registered clients and client authentication at the token, introspection
+//! and revocation endpoints (RFC 6749 §2.3, RFC 7523 §3, OIDC Core §9),
+//! verified as a real server does.
+
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use josekit::jwk::Jwk;
+use serde_json::{Map, Value};
+use url::form_urlencoded;
+
+use super::keys::verifier_for;
+use super::ServerState;
+use crate::client_auth::JWT_BEARER_CLIENT_ASSERTION_TYPE;
+use crate::clock::unix_seconds;
+use crate::jose::JwsAlgorithm;
+
+/// A client registered with the
+/// [`MockAuthorizationServer`](super::MockAuthorizationServer), with the one
+/// authentication method it must use.
+#[derive(Clone)]
+pub struct MockClient {
+    pub(super) client_id: String,
+    method: MockAuth,
+    pub(super) scopes: Option<Vec<String>>,
+    pub(super) redirect_uris: Vec<String>,
+    pub(super) post_logout_redirect_uris: Vec<String>,
+}
+
+#[derive(Clone)]
+enum MockAuth {
+    Basic(String),
+    /// Basic credentials compared as sent, not form-decoded (a server that
+    /// does not follow RFC 6749 §2.3.1).
+    BasicRaw(String),
+    Post(String),
+    SecretJwt(String),
+    PrivateKeyJwt(Jwk),
+    None,
+}
+
+impl std::fmt::Debug for MockClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockClient")
+            .field("client_id", &self.client_id)
+            .field("method", &self.method_name())
+            .field("scopes", &self.scopes)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockClient {
+    /// A client that must use `client_secret_basic` with `secret`.
+    pub fn client_secret_basic(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::with(client_id, MockAuth::Basic(secret.into()))
+    }
+
+    /// A client that must use `client_secret_basic` with `secret`, checked
+    /// as a server that does not form-decode the credentials would (RFC 6749
+    /// §2.3.1 says servers must): to test
+    /// [`ClientAuth::client_secret_basic_without_form_encoding`](crate::ClientAuth::client_secret_basic_without_form_encoding).
+    pub fn client_secret_basic_without_form_decoding(
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        Self::with(client_id, MockAuth::BasicRaw(secret.into()))
+    }
+
+    /// A client that must use `client_secret_post` with `secret`.
+    pub fn client_secret_post(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::with(client_id, MockAuth::Post(secret.into()))
+    }
+
+    /// A client that must use `client_secret_jwt` (any HS algorithm) with `secret`.
+    pub fn client_secret_jwt(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::with(client_id, MockAuth::SecretJwt(secret.into()))
+    }
+
+    /// A client that must use `private_key_jwt`, verified with `public_jwk`
+    /// (e.g. [`PrivateKey::public_jwk`](crate::PrivateKey::public_jwk)).
+    ///
+    /// # Panics
+    /// If `public_jwk` is not a JWK.
+    pub fn private_key_jwt(client_id: impl Into<String>, public_jwk: &Map<String, Value>) -> Self {
+        let jwk = Jwk::from_map(public_jwk.clone()).expect("a public JWK");
+        Self::with(client_id, MockAuth::PrivateKeyJwt(jwk))
+    }
+
+    /// A public client (`none`), or one authenticated by TLS: only
+    /// `client_id` is checked.
+    pub fn none(client_id: impl Into<String>) -> Self {
+        Self::with(client_id, MockAuth::None)
+    }
+
+    /// Restricts the scopes the client may request; others give
+    /// `invalid_scope`. At the authorization endpoint the OpenID Connect
+    /// scopes (`openid`, `profile`, `email`, `address`, `phone`,
+    /// `offline_access`) are always allowed.
+    #[must_use]
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Registers the redirect URIs the authorization endpoint accepts for
+    /// this client, compared as exact strings (OIDC Core §3.1.2.1). Without
+    /// any, every absolute URL without a fragment is accepted.
+    #[must_use]
+    pub fn redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Registers the `post_logout_redirect_uris` the end-session endpoint
+    /// accepts for this client, compared as exact strings (RP-Initiated
+    /// Logout 1.0 §3.1). Without any, every absolute URL without a fragment
+    /// is accepted.
+    #[must_use]
+    pub fn post_logout_redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.post_logout_redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn with(client_id: impl Into<String>, method: MockAuth) -> Self {
+        MockClient {
+            client_id: client_id.into(),
+            method,
+            scopes: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+        }
+    }
+
+    /// Whether `uri` may be used as a redirect: one of `registered`, or,
+    /// when none is registered, an absolute URL without a fragment (RFC 6749
+    /// §3.1.2).
+    pub(super) fn allows_uri(registered: &[String], uri: &str) -> bool {
+        if registered.is_empty() {
+            url::Url::parse(uri).is_ok_and(|u| u.fragment().is_none())
+        } else {
+            registered.iter().any(|r| r == uri)
+        }
+    }
+
+    fn method_name(&self) -> &'static str {
+        match self.method {
+            MockAuth::Basic(_) | MockAuth::BasicRaw(_) => "client_secret_basic",
+            MockAuth::Post(_) => "client_secret_post",
+            MockAuth::SecretJwt(_) => "client_secret_jwt",
+            MockAuth::PrivateKeyJwt(_) => "private_key_jwt",
+            MockAuth::None => "none",
+        }
+    }
+}
+
+/// Verifies client authentication as a real server would; the error string
+/// says why it failed.
+pub(super) fn authenticate<'s>(
+    state: &'s ServerState,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<&'s MockClient, String> {
+    let param = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let basic = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|h| decode_basic(h.as_bytes()))
+        .transpose()?;
+    let client_id = match (&basic, param("client_id")) {
+        (Some((id, _)), None) => form_decode(id),
+        (None, Some(id)) => id.to_owned(),
+        (Some(_), Some(_)) => return Err("client_id both in Basic and in the body".into()),
+        (None, None) => return Err("no client authentication".into()),
+    };
+    // Basic credentials are form-decoded (RFC 6749 §2.3.1), except for a
+    // client registered as one of a server that does not decode them.
+    let client = state
+        .clients
+        .iter()
+        .find(|c| match (&c.method, &basic) {
+            (MockAuth::BasicRaw(_), Some((raw_id, _))) => c.client_id == *raw_id,
+            (_, Some((raw_id, _))) => c.client_id == form_decode(raw_id),
+            _ => c.client_id == client_id,
+        })
+        .ok_or_else(|| format!("unknown client {client_id:?}"))?;
+    let used = match (&basic, param("client_secret"), param("client_assertion")) {
+        (Some(_), None, None) => "client_secret_basic",
+        (None, Some(_), None) => "client_secret_post",
+        (None, None, Some(_)) => "jwt",
+        (None, None, None) => "none",
+        _ => return Err("more than one client authentication method".into()),
+    };
+    match (&client.method, used) {
+        (MockAuth::Basic(secret), "client_secret_basic") => {
+            let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
+            check_secret(&form_decode(given), secret)?;
+        }
+        (MockAuth::BasicRaw(secret), "client_secret_basic") => {
+            let (_, given) = basic.as_ref().ok_or("no Basic credentials")?;
+            check_secret(given, secret)?;
+        }
+        (MockAuth::Post(secret), "client_secret_post") => {
+            check_secret(param("client_secret").unwrap_or_default(), secret)?;
+        }
+        (MockAuth::SecretJwt(_) | MockAuth::PrivateKeyJwt(_), "jwt") => {
+            if param("client_assertion_type") != Some(JWT_BEARER_CLIENT_ASSERTION_TYPE) {
+                return Err("wrong client_assertion_type".into());
+            }
+            let assertion = param("client_assertion").unwrap_or_default();
+            verify_assertion(state, client, assertion)?;
+        }
+        (MockAuth::None, "none") => {}
+        _ => {
+            return Err(format!(
+                "client {client_id:?} is registered for {}, used {used}",
+                client.method_name()
+            ))
+        }
+    }
+    Ok(client)
+}
+
+fn check_secret(given: &str, expected: &str) -> Result<(), String> {
+    if given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err("invalid secret".into())
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value.
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Splits `Basic base64(id:secret)`; the parts are returned as sent (still
+/// form-encoded, RFC 6749 §2.3.1).
+fn decode_basic(value: &[u8]) -> Result<(String, String), String> {
+    let value = std::str::from_utf8(value).map_err(|_| "non-UTF-8 Authorization")?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .ok_or("Authorization is not Basic")?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "Basic credentials are not base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "Basic credentials are not UTF-8")?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or("Basic credentials without ':'")?;
+    Ok((id.to_owned(), secret.to_owned()))
+}
+
+fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Result<(), String> {
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("assertion is not a compact JWS".into());
+    };
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| "bad header")?)
+            .map_err(|_| "bad header JSON")?;
+    let alg: JwsAlgorithm = header["alg"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| "unsupported alg")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| "bad signature encoding")?;
+    let signing_input = format!("{h}.{p}");
+    match &client.method {
+        MockAuth::SecretJwt(secret) => {
+            let digest = match alg {
+                JwsAlgorithm::HS256 => openssl::hash::MessageDigest::sha256(),
+                JwsAlgorithm::HS384 => openssl::hash::MessageDigest::sha384(),
+                JwsAlgorithm::HS512 => openssl::hash::MessageDigest::sha512(),
+                _ => return Err("client_secret_jwt needs an HS algorithm".into()),
+            };
+            let key = openssl::pkey::PKey::hmac(secret.as_bytes()).map_err(|e| e.to_string())?;
+            let mut signer = openssl::sign::Signer::new(digest, &key).map_err(|e| e.to_string())?;
+            signer
+                .update(signing_input.as_bytes())
+                .map_err(|e| e.to_string())?;
+            let mac = signer.sign_to_vec().map_err(|e| e.to_string())?;
+            if mac.len() != signature.len() || !openssl::memcmp::eq(&mac, &signature) {
+                return Err("assertion MAC does not verify".into());
+            }
+        }
+        MockAuth::PrivateKeyJwt(jwk) => {
+            let verifier = verifier_for(alg, jwk)?;
+            verifier
+                .verify(signing_input.as_bytes(), &signature)
+                .map_err(|_| "assertion signature does not verify")?;
+        }
+        _ => return Err("client is not registered for JWT authentication".into()),
+    }
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| "bad payload")?)
+            .map_err(|_| "bad payload JSON")?;
+    let id = client.client_id.as_str();
+    if claims["iss"] != id || claims["sub"] != id {
+        return Err("assertion iss/sub must be the client_id".into());
+    }
+    let token_endpoint = format!("{}/token", state.issuer);
+    let aud_ok = |a: &Value| a == state.issuer.as_str() || a == token_endpoint.as_str();
+    let aud_valid = match &claims["aud"] {
+        Value::Array(list) => list.iter().any(aud_ok),
+        other => aud_ok(other),
+    };
+    if !aud_valid {
+        return Err(format!(
+            "assertion aud {} is neither issuer nor token endpoint",
+            claims["aud"]
+        ));
+    }
+    let now = unix_seconds(state.clock.now()) as i64;
+    let exp = claims["exp"].as_i64().ok_or("assertion without exp")?;
+    if exp <= now {
+        return Err("assertion expired".into());
+    }
+    if claims["iat"].as_i64().is_none() {
+        return Err("assertion without iat".into());
+    }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + 5) {
+        return Err("assertion not yet valid".into());
+    }
+    let jti = claims["jti"].as_str().ok_or("assertion without jti")?;
+    if !state.seen_jti.lock().expect("lock").insert(jti.to_owned()) {
+        return Err("assertion jti replayed".into());
+    }
+    Ok(())
+}
