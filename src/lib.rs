@@ -183,7 +183,7 @@ pub use grants::{
     build_token_request, client_credentials_grant, generic_grant_request, jwt_bearer_grant,
     refresh_token_grant, RefreshTokenRef, JWT_BEARER_GRANT_TYPE,
 };
-pub use id_token::{validate_id_token, IdTokenChecks, IdTokenClaims};
+pub use id_token::{id_token_claims, validate_id_token, IdTokenChecks, IdTokenClaims};
 pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};

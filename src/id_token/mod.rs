@@ -70,6 +70,45 @@ impl IdTokenExpectations {
     }
 }
 
+/// Validates an ID Token with the keys of `config`'s JWKS cache (fetched
+/// when needed; see [`jwks`](crate::jwks)) and returns its claims: for an
+/// ID Token that did not come from one of this crate's grants (those
+/// validate theirs: [`TokenEndpointResponse::claims`](crate::TokenEndpointResponse::claims)).
+/// The checks are those of [`validate_id_token`].
+///
+/// ```no_run
+/// # async fn run(config: oidckit::Configuration, id_token: &str) -> Result<(), oidckit::Error> {
+/// use oidckit::{id_token_claims, IdTokenChecks};
+///
+/// let checks = IdTokenChecks { nonce: Some("n-0S6_WzA2Mj"), ..Default::default() };
+/// let claims = id_token_claims(&config, id_token, &checks).await?;
+/// # Ok(()) }
+/// ```
+pub fn id_token_claims<'a>(
+    config: &'a crate::Configuration,
+    id_token: &str,
+    checks: &IdTokenChecks<'_>,
+) -> crate::Call<'a, IdTokenClaims> {
+    let id_token = id_token.to_owned();
+    let expected = IdTokenExpectations {
+        required: true,
+        nonce: checks.nonce.map(str::to_owned),
+        skip_nonce_check: checks.skip_nonce_check,
+        max_age: checks.max_age,
+        code: checks.code.map(str::to_owned),
+        subject: checks.subject.map(str::to_owned),
+    };
+    let access_token = checks.access_token.map(str::to_owned);
+    crate::Call::new(move |options: crate::RequestOptions| async move {
+        options.check(crate::options::Accepts {
+            form_params: false,
+            dpop: false,
+            owned_headers: &[],
+        })?;
+        validate_with_cache(config, &id_token, access_token.as_deref(), &expected).await
+    })
+}
+
 /// Validates the ID Token of a token response (if any) with the keys of
 /// `config`'s JWKS cache; `None` when the response has none and none was
 /// required.
@@ -86,6 +125,23 @@ pub(crate) async fn validate_returned(
         }
         return Ok(None);
     };
+    validate_with_cache(
+        config,
+        id_token,
+        Some(token.access_token().secret()),
+        expected,
+    )
+    .await
+    .map(Some)
+}
+
+/// Decodes, finds the key through the JWKS cache, verifies, checks claims.
+async fn validate_with_cache(
+    config: &crate::Configuration,
+    id_token: &str,
+    access_token: Option<&str>,
+    expected: &IdTokenExpectations,
+) -> Result<IdTokenClaims> {
     let ctx = config.context();
     let jwt = decode(&ctx, id_token)?;
     let key = crate::jwks::key_for(config, jwt.alg, jwt.kid.as_deref()).await?;
@@ -93,12 +149,12 @@ pub(crate) async fn validate_returned(
     let checks = IdTokenChecks {
         nonce: expected.nonce.as_deref(),
         max_age: expected.max_age,
-        access_token: Some(token.access_token().secret()),
+        access_token,
         code: expected.code.as_deref(),
         subject: expected.subject.as_deref(),
         skip_nonce_check: expected.skip_nonce_check,
     };
-    validate_claims(&ctx, jwt, &checks).map(Some)
+    validate_claims(&ctx, jwt, &checks)
 }
 
 /// Validates `id_token` against the server metadata, client metadata and
