@@ -1,6 +1,8 @@
 //! ID Tokens (OIDC Core §2, §3.1.3.6) and the faults that spoil the next
 //! one, for testing a client's ID Token validation (OIDC Core §3.1.3.7).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::keys::jwks_entry;
@@ -167,11 +169,9 @@ pub(super) fn issue(
         IdTokenFault::Signature => {
             let jwt = key.sign_jwt(Some("JWT"), &[], claims)?;
             let (input, signature) = jwt.rsplit_once('.').expect("a compact JWS");
-            let mut bytes = base64::Engine::decode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                signature,
-            )
-            .expect("our own signature is base64url");
+            let mut bytes = URL_SAFE_NO_PAD
+                .decode(signature)
+                .expect("our own signature is base64url");
             for b in &mut bytes {
                 *b ^= 0xff;
             }

@@ -101,16 +101,16 @@ pub(super) fn jwks(state: &ServerState) -> Response {
 }
 
 /// The three parts of a compact JWS and its decoded header.
-pub(super) struct CompactJws<'a> {
-    pub(super) header: Map<String, Value>,
-    pub(super) header_b64: &'a str,
-    pub(super) payload_b64: &'a str,
-    pub(super) signature: Vec<u8>,
+struct CompactJws<'a> {
+    header: Map<String, Value>,
+    header_b64: &'a str,
+    payload_b64: &'a str,
+    signature: Vec<u8>,
 }
 
 impl<'a> CompactJws<'a> {
     /// Splits and decodes `jwt`; the error says what is wrong.
-    pub(super) fn parse(jwt: &'a str) -> Result<Self, String> {
+    fn parse(jwt: &'a str) -> Result<Self, String> {
         let mut parts = jwt.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -134,7 +134,7 @@ impl<'a> CompactJws<'a> {
     }
 
     /// The payload as a JSON object.
-    pub(super) fn claims(&self) -> Result<Map<String, Value>, String> {
+    fn claims(&self) -> Result<Map<String, Value>, String> {
         URL_SAFE_NO_PAD
             .decode(self.payload_b64)
             .ok()
@@ -143,7 +143,7 @@ impl<'a> CompactJws<'a> {
     }
 
     /// Verifies the signature with `jwk` and the header's `alg`.
-    pub(super) fn verify(&self, jwk: &Map<String, Value>) -> Result<(), String> {
+    fn verify(&self, jwk: &Map<String, Value>) -> Result<(), String> {
         let alg: JwsAlgorithm = self
             .header
             .get("alg")
