@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod prerequisites;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

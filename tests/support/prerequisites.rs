@@ -31,6 +31,20 @@ pub fn require_oidc_provider() {
     fail_if_missing(missing);
 }
 
+/// Debian's Chromium and ChromeDriver, for tests/browser.rs.
+pub fn require_chromium() {
+    static CHECKED: OnceLock<Vec<String>> = OnceLock::new();
+    fail_if_missing(CHECKED.get_or_init(|| {
+        [
+            crate::support::browser::CHROMIUM,
+            crate::support::browser::CHROMEDRIVER,
+        ]
+        .into_iter()
+        .filter_map(program_missing)
+        .collect()
+    }));
+}
+
 /// `redis-server` on PATH, for tests/redis_store.rs.
 pub fn require_redis_server() {
     static CHECKED: OnceLock<Vec<String>> = OnceLock::new();
