@@ -7,6 +7,8 @@
 //   env INTEROP_TLS_KEY           } (RFC 8705): server certificate, its key, and the
 //   env INTEROP_TLS_CA            } CA that issues tls_client_auth client certificates
 //   env INTEROP_REFRESH_ROTATION  "always" | "never" | unset (oidc-provider default)
+//   env INTEROP_JWKS_UNPUBLISHED  comma-separated signing key ids left out of /jwks
+//                                 until POST /oidckit/jwks/publish-all (key rotation)
 //
 // Prints exactly one line `READY http://127.0.0.1:PORT` (or `READY
 // https://127.0.0.1:PORT` in TLS mode) to stdout; all other output goes to
@@ -15,6 +17,18 @@
 // Besides oidc-provider's own grants it registers token exchange (RFC 8693),
 // JWT bearer (RFC 7523) and a test-only `urn:oidckit:grant-type:issue-refresh-token`
 // grant; see README.md.
+//
+// Sign-in (authorization code flow) has its own interaction pages, plain
+// HTML forms with stable ids that a test drives over HTTP:
+//   GET  /interaction/:uid          login page (<form id="login">) or consent page
+//                                   (<form id="consent">), depending on the prompt
+//   POST /interaction/:uid/login    login=<account id> (any non-empty value), password (ignored)
+//   POST /interaction/:uid/consent  grants what the request asked for
+//   POST /interaction/:uid/abort    access_denied back to the client
+// RP-Initiated Logout shows <form id="logout"> (button id="submit" signs out).
+// Test-only admin routes (loopback peers only):
+//   POST /oidckit/jwks/publish-all  publish every signing key from now on
+//   GET  /oidckit/jwks/requests     {"count": N}: GET /jwks requests served so far
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -140,12 +154,32 @@ async function signingKey(alg, kid) {
   return { ...jwk, kid, use: 'sig', alg };
 }
 
+// One key per ID Token / userinfo signing alg; a client picks one with
+// id_token_signed_response_alg (default RS256) or userinfo_signed_response_alg.
+// Each key is restricted to its alg, so the kid names the alg.
 const jwks = {
   keys: [
     await signingKey('RS256', 'interop-rs256'),
     await signingKey('ES256', 'interop-es256'),
+    await signingKey('PS256', 'interop-ps256'),
+    await signingKey('EdDSA', 'interop-eddsa'),
   ],
 };
+
+// Key rotation: keys listed here are in oidc-provider's keystore (it signs
+// with them) but left out of the served JWK Set until
+// POST /oidckit/jwks/publish-all, so a client first sees a `kid` it does not
+// know, then finds it only by fetching the set again.
+const unpublishedKids = new Set(
+  (process.env.INTEROP_JWKS_UNPUBLISHED ?? '').split(',').map((kid) => kid.trim()).filter(Boolean),
+);
+for (const kid of unpublishedKids) {
+  if (!jwks.keys.some((key) => key.kid === kid)) {
+    log(`INTEROP_JWKS_UNPUBLISHED: unknown key id ${kid} (known: ${jwks.keys.map((k) => k.kid).join(', ')})`);
+    process.exit(2);
+  }
+}
+let jwksRequests = 0;
 
 // ---- resource servers -------------------------------------------------------
 
@@ -289,10 +323,116 @@ const discovery = tls
   }
   : undefined;
 
+// ---- HTML pages (sign-in, consent, logout) ----------------------------------
+
+// Stable markup on purpose: tests find forms, inputs and buttons by id/name.
+function escapeHtml(value) {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html>
+<head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body>
+<h1 id="title">${escapeHtml(title)}</h1>
+${body}
+</body>
+</html>
+`;
+}
+
+function loginPage(uid, clientId, error) {
+  const action = `/interaction/${encodeURIComponent(uid)}`;
+  return page('Sign-in', `<p id="client">${escapeHtml(clientId)}</p>
+${error ? `<p id="error">${escapeHtml(error)}</p>\n` : ''}<form id="login" method="post" action="${action}/login">
+<input type="text" name="login" id="login-name" autocomplete="username">
+<input type="password" name="password" id="login-password" autocomplete="current-password">
+<button type="submit" id="submit">Sign in</button>
+</form>
+<form id="abort" method="post" action="${action}/abort">
+<button type="submit" id="cancel">Cancel</button>
+</form>`);
+}
+
+function consentPage(uid, clientId, accountId, details) {
+  const action = `/interaction/${encodeURIComponent(uid)}`;
+  const scopes = details.missingOIDCScope ?? [];
+  const claims = details.missingOIDCClaims ?? [];
+  const resources = Object.entries(details.missingResourceScopes ?? {});
+  const items = [
+    ...scopes.map((scope) => `<li class="scope">${escapeHtml(scope)}</li>`),
+    ...claims.map((claim) => `<li class="claim">${escapeHtml(claim)}</li>`),
+    ...resources.map(([resource, list]) => `<li class="resource">${escapeHtml(resource)}: ${escapeHtml(list.join(' '))}</li>`),
+  ];
+  return page('Authorize', `<p id="client">${escapeHtml(clientId)}</p>
+<p id="account">${escapeHtml(accountId)}</p>
+<ul id="requested">
+${items.join('\n')}
+</ul>
+<form id="consent" method="post" action="${action}/consent">
+<button type="submit" id="submit">Allow</button>
+</form>
+<form id="abort" method="post" action="${action}/abort">
+<button type="submit" id="cancel">Deny</button>
+</form>`);
+}
+
+// RP-Initiated Logout confirmation. oidc-provider hands a ready form
+// (id "op.logoutForm"); ours posts the same fields to the same action, with
+// the buttons inside the form so that submitting it needs no script.
+async function logoutSource(ctx) {
+  const action = ctx.oidc.urlFor('end_session_confirm');
+  const xsrf = ctx.oidc.session.state.secret;
+  ctx.type = 'html';
+  ctx.body = page('Sign out', `<p id="client">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>
+<form id="logout" method="post" action="${escapeHtml(action)}">
+<input type="hidden" name="xsrf" value="${escapeHtml(xsrf)}">
+<button type="submit" id="submit" name="logout" value="yes">Yes, sign me out</button>
+<button type="submit" id="stay">No, stay signed in</button>
+</form>`);
+}
+
+async function postLogoutSuccessSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Signed out', `<p id="client">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>`);
+}
+
+// Claims of an account, by scope (see `claims` below). Any login is an
+// account; its claims derive from its id.
+function accountClaims(sub) {
+  return {
+    sub,
+    email: `${sub}@interop.example`,
+    email_verified: true,
+    name: `Interop User ${sub}`,
+  };
+}
+
 const provider = new Provider(issuer, {
   clients,
   jwks,
-  scopes: ['openid', 'offline_access', 'read', 'write'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'read', 'write'],
+  claims: {
+    acr: null,
+    sid: null,
+    auth_time: null,
+    iss: null,
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+  },
+  // Claims of the granted scopes go into the ID Token too (not only into
+  // userinfo), so a sign-in test can assert them on the ID Token.
+  conformIdTokenClaims: false,
+  interactions: {
+    url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+  },
   clientAuthMethods: [
     'client_secret_basic',
     'client_secret_post',
@@ -311,7 +451,7 @@ const provider = new Provider(issuer, {
   extraTokenClaims: async (ctx, token) => token.extra,
   findAccount: async (ctx, sub) => ({
     accountId: sub,
-    claims: async () => ({ sub }),
+    claims: async () => accountClaims(sub),
   }),
   enabledJWA: {
     clientAuthSigningAlgValues: [
@@ -324,9 +464,16 @@ const provider = new Provider(issuer, {
     dPoPSigningAlgValues: [
       'ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA', ...ed25519,
     ],
+    // One signing key each (see jwks above).
+    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
   },
   features: {
+    // Our own interaction routes below instead.
     devInteractions: { enabled: false },
+    userinfo: { enabled: true },
+    jwtUserinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
@@ -360,6 +507,18 @@ const provider = new Provider(issuer, {
 
 // Plain http on loopback: no proxy / TLS termination involved.
 provider.proxy = false;
+
+// The served JWK Set leaves out INTEROP_JWKS_UNPUBLISHED until
+// POST /oidckit/jwks/publish-all, and every GET /jwks is counted (for
+// GET /oidckit/jwks/requests).
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.method !== 'GET' || ctx.path !== '/jwks' || ctx.status !== 200) return;
+  jwksRequests += 1;
+  if (unpublishedKids.size) {
+    ctx.body = { keys: ctx.body.keys.filter((key) => !unpublishedKids.has(key.kid)) };
+  }
+});
 
 // oidc-provider's error_description is generic; error_detail holds the reason.
 function describe(ctx, err) {
@@ -560,9 +719,10 @@ provider.registerGrantType(GT_JWT_BEARER, async (ctx) => {
 
 // TEST-ONLY grant (not a standard): hands the authenticated client a real
 // refresh token (plus access token) for a synthetic account, so tests can
-// exercise oidc-provider's own refresh_token grant without a login UI. The
-// client needs both this grant type and `refresh_token` in grant_types, and
-// scope must include offline_access (oidc-provider's issueRefreshToken rule).
+// exercise oidc-provider's own refresh_token grant without driving the
+// login pages. The client needs both this grant type and `refresh_token` in
+// grant_types, and scope must include offline_access (oidc-provider's
+// issueRefreshToken rule).
 provider.registerGrantType(GT_ISSUE_REFRESH, async (ctx) => {
   const { client, params } = ctx.oidc;
   const accountId = params.account_id || 'interop-user';
@@ -656,9 +816,167 @@ for (const { client_id: clientId } of clients) {
   }
 }
 
+// ---- interaction routes and test-only admin routes --------------------------
+
+function send(res, status, type, body) {
+  res.statusCode = status;
+  res.setHeader('cache-control', 'no-store');
+  if (type) res.setHeader('content-type', type);
+  res.end(body);
+}
+
+function sendText(res, status, text) {
+  send(res, status, 'text/plain; charset=utf-8', `${text}\n`);
+}
+
+function sendHtml(res, status, html) {
+  send(res, status, 'text/html; charset=utf-8', html);
+}
+
+async function readForm(req) {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    const err = new Error('expected an application/x-www-form-urlencoded body');
+    err.statusCode = 415;
+    throw err;
+  }
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 64 * 1024) {
+      const err = new Error('form body too large');
+      err.statusCode = 413;
+      throw err;
+    }
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+// GET /interaction/:uid shows the page for the current prompt; the POSTs
+// finish the interaction with oidc-provider, which answers 303 to its resume
+// URL (/auth/:uid). The interaction is found through the browser's
+// `_interaction` cookie and must be the one named in the path.
+async function interaction(req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  if (details.uid !== uid) {
+    sendText(res, 400, 'this interaction is not the one of the browser\'s interaction cookie');
+    return;
+  }
+  const clientId = params.client_id;
+
+  if (action === undefined) {
+    if (req.method !== 'GET') {
+      sendText(res, 405, 'GET only');
+    } else if (prompt.name === 'login') {
+      sendHtml(res, 200, loginPage(uid, clientId));
+    } else if (prompt.name === 'consent') {
+      sendHtml(res, 200, consentPage(uid, clientId, session?.accountId, prompt.details));
+    } else {
+      sendText(res, 501, `prompt ${prompt.name} is not implemented`);
+    }
+    return;
+  }
+  if (req.method !== 'POST') {
+    sendText(res, 405, 'POST only');
+    return;
+  }
+  const form = await readForm(req);
+
+  switch (action) {
+    case 'login': {
+      if (prompt.name !== 'login') {
+        sendText(res, 400, `the interaction's prompt is ${prompt.name}, not login`);
+        return;
+      }
+      // Any non-empty login is an account; the password is not checked.
+      const login = (form.get('login') ?? '').trim();
+      if (!login) {
+        sendHtml(res, 400, loginPage(uid, clientId, 'enter a login'));
+        return;
+      }
+      await provider.interactionFinished(req, res, {
+        login: { accountId: login },
+      }, { mergeWithLastSubmission: false });
+      log('interaction login', clientId, login);
+      return;
+    }
+    case 'consent': {
+      if (prompt.name !== 'consent') {
+        sendText(res, 400, `the interaction's prompt is ${prompt.name}, not consent`);
+        return;
+      }
+      // Grant everything the request is still missing.
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: session.accountId, clientId });
+      const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
+      if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+      if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, {
+        consent: details.grantId ? {} : { grantId },
+      }, { mergeWithLastSubmission: true });
+      log('interaction consent', clientId, session.accountId);
+      return;
+    }
+    case 'abort':
+      await provider.interactionFinished(req, res, {
+        error: 'access_denied',
+        error_description: 'End-User aborted interaction',
+      }, { mergeWithLastSubmission: false });
+      log('interaction abort', clientId);
+      return;
+    default:
+      sendText(res, 404, 'no such interaction action');
+  }
+}
+
+function isLoopback(req) {
+  const address = req.socket.remoteAddress ?? '';
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+// Test-only admin routes; loopback peers only.
+function admin(req, res, path) {
+  if (!isLoopback(req)) {
+    sendText(res, 403, 'loopback only');
+    return;
+  }
+  if (path === '/oidckit/jwks/publish-all' && req.method === 'POST') {
+    log('publishing every signing key (was hiding', [...unpublishedKids].join(', ') || 'none', ')');
+    unpublishedKids.clear();
+    send(res, 204);
+  } else if (path === '/oidckit/jwks/requests' && req.method === 'GET') {
+    send(res, 200, 'application/json', JSON.stringify({ count: jwksRequests }));
+  } else {
+    sendText(res, 404, 'no such admin route');
+  }
+}
+
+const INTERACTION_PATH = /^\/interaction\/([^/]+)(?:\/(login|consent|abort))?$/;
+
+// Our own routes, or undefined for oidc-provider's.
+function ownRoute(req) {
+  const path = (req.url ?? '').split('?')[0];
+  if (path.startsWith('/oidckit/')) {
+    return (res) => admin(req, res, path);
+  }
+  const match = INTERACTION_PATH.exec(path);
+  if (match) {
+    return (res) => interaction(req, res, decodeURIComponent(match[1]), match[2]);
+  }
+  return undefined;
+}
+
 const callback = provider.callback();
 const PLAIN_CLIENT_ENDPOINTS = /^\/token(\/introspection|\/revocation)?(\?|$)/;
-handler = tls
+const toProvider = tls
   ? (req, res) => {
     if (req.url.startsWith(`${MTLS_PREFIX}/`)) {
       req.url = req.url.slice(MTLS_PREFIX.length);
@@ -675,5 +993,23 @@ handler = tls
     callback(req, res);
   }
   : callback;
+handler = (req, res) => {
+  const route = ownRoute(req);
+  if (!route) {
+    toProvider(req, res);
+    return;
+  }
+  Promise.resolve()
+    .then(() => route(res))
+    .catch((err) => {
+      const status = err.statusCode ?? err.status ?? 500;
+      log('route error', req.method, req.url, status, err.error ?? err.name, err.error_description ?? err.message);
+      if (!res.headersSent) {
+        sendText(res, status, `${err.error ?? err.name}: ${err.error_description ?? err.message}`);
+      } else {
+        res.end();
+      }
+    });
+};
 
 process.stdout.write(`READY ${issuer}\n`);

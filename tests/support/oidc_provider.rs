@@ -3,6 +3,9 @@
 //! `node`) a test fails with one line saying so. The process exits when
 //! the test process ends: its stdin, held here, closes.
 
+// Each test binary includes this file and uses only some of it.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
