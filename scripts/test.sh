@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 
 # System packages: OpenSSL headers for josekit/native-tls, Node for the
 # oidc-provider interop server, redis-server for the shared token store
-# tests. Installed only when missing.
+# tests, Debian's Chromium and ChromeDriver for the browser test
+# (tests/browser.rs). Installed only when missing.
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
