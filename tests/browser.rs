@@ -7,7 +7,6 @@
 #[path = "../examples/web_sign_in/app.rs"]
 mod app;
 #[path = "support/oidc_provider.rs"]
-#[allow(dead_code)]
 mod oidc_provider;
 mod support;
 
