@@ -7,7 +7,7 @@
 //! names a key the set does not have (the server rotated its keys) — but at
 //! most once per [`MIN_REFETCH_INTERVAL`], so forged `kid`s cannot make the
 //! client hammer the server. However many validations need a fetch at once,
-//! they share one request ([`SingleFlight`]).
+//! they share one request (a single flight).
 //!
 //! The cache can be exported and imported
 //! ([`Configuration::export_jwks_cache`], [`Configuration::import_jwks_cache`],
