@@ -148,9 +148,11 @@ mod userinfo;
 pub mod testing;
 
 pub use authorization::{
-    authorization_code_grant, build_authorization_url, build_end_session_url,
-    calculate_pkce_code_challenge, random_nonce, random_pkce_code_verifier, random_state,
-    validate_authorization_response, AuthorizationChecks, AuthorizationCode, Callback,
+    authorization_code_grant, build_authorization_url, build_authorization_url_with_jar,
+    build_authorization_url_with_par, build_end_session_url, build_pushed_authorization_request,
+    build_request_object, calculate_pkce_code_challenge, process_pushed_authorization_response,
+    random_nonce, random_pkce_code_verifier, random_state, validate_authorization_response,
+    AuthorizationChecks, AuthorizationCode, Callback, PushedAuthorizationResponse,
 };
 pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,

@@ -13,10 +13,17 @@
 //! 3. [`build_end_session_url`] signs the user out at the server.
 
 mod callback;
+mod jar;
 mod logout;
+mod par;
 
 pub use callback::{validate_authorization_response, AuthorizationCode, Callback};
+pub use jar::{build_authorization_url_with_jar, build_request_object};
 pub use logout::build_end_session_url;
+pub use par::{
+    build_authorization_url_with_par, build_pushed_authorization_request,
+    process_pushed_authorization_response, PushedAuthorizationResponse,
+};
 
 use std::fmt;
 
@@ -120,37 +127,86 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
+    refuse_without_par(ctx, "build_authorization_url_with_par")?;
+    let mut url = authorization_endpoint(ctx)?.clone();
+    let params = with_defaults(ctx, params, false)?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &ctx.client.client_id)
+        .extend_pairs(&params);
+    Ok(url)
+}
+
+/// The `authorization_endpoint`, which must be `https:` unless insecure
+/// requests are allowed.
+pub(crate) fn authorization_endpoint<'c>(ctx: &EndpointContext<'c>) -> Result<&'c Url> {
     let endpoint = ctx
         .server
         .authorization_endpoint
         .as_ref()
         .ok_or_else(|| Error::missing_metadata("authorization_endpoint"))?;
     transport::check_url(endpoint, ctx.allow_insecure_requests)?;
-    let params: Vec<I::Item> = params.into_iter().collect();
-    let given = |name: &str| params.iter().any(|p| p.name() == name);
-    if let Some(p) = params.iter().find(|p| LIBRARY_PARAMS.contains(&p.name())) {
+    Ok(endpoint)
+}
+
+/// The caller's parameters with `response_type=code` and the one registered
+/// `redirect_uri` added when not given; `client_id` refused (the library
+/// sets it). In a push (`pushed`), a signed `request` object passes as it
+/// is: it carries its own parameters.
+pub(crate) fn with_defaults<I>(
+    ctx: &EndpointContext<'_>,
+    params: I,
+    pushed: bool,
+) -> Result<Vec<(String, String)>>
+where
+    I: IntoIterator,
+    I::Item: FormParam,
+{
+    let params: Vec<(String, String)> = params
+        .into_iter()
+        .map(|p| (p.name().to_owned(), p.value().to_owned()))
+        .collect();
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(n, _)| LIBRARY_PARAMS.contains(&n.as_str()))
+    {
         return Err(Error::invalid_input(format!(
-            "`{}` is set by the library",
-            p.name()
+            "`{name}` is set by the library"
         )));
     }
-    let mut url = endpoint.clone();
-    {
-        let mut query = url.query_pairs_mut();
-        query.append_pair("client_id", &ctx.client.client_id);
-        if !given("response_type") {
-            query.append_pair("response_type", "code");
-        }
-        if !given("redirect_uri") {
-            if let Some([only]) = ctx.client.redirect_uris.as_deref() {
-                query.append_pair("redirect_uri", only);
-            }
-        }
-        for p in &params {
-            query.append_pair(p.name(), p.value());
+    let given = |name: &str| params.iter().any(|(n, _)| n == name);
+    // A pushed request object carries its own parameters (RFC 9126 §3).
+    if pushed && given("request") {
+        return Ok(params);
+    }
+    let mut out = Vec::with_capacity(params.len() + 2);
+    if !given("response_type") {
+        out.push(("response_type".to_owned(), "code".to_owned()));
+    }
+    if !given("redirect_uri") {
+        if let Some([only]) = ctx.client.redirect_uris.as_deref() {
+            out.push(("redirect_uri".to_owned(), only.clone()));
         }
     }
-    Ok(url)
+    out.extend(params);
+    Ok(out)
+}
+
+/// Refuses a request that does not go through PAR when the server or the
+/// client requires PAR (`require_pushed_authorization_requests`, RFC 9126 §5, §6).
+pub(crate) fn refuse_without_par(ctx: &EndpointContext<'_>, instead: &str) -> Result<()> {
+    if ctx.server.require_pushed_authorization_requests == Some(true)
+        || ctx.client.require_pushed_authorization_requests == Some(true)
+    {
+        return Err(Error::invalid_input(format!(
+            "the {} requires pushed authorization requests (require_pushed_authorization_requests): use {instead}",
+            if ctx.server.require_pushed_authorization_requests == Some(true) {
+                "server"
+            } else {
+                "client's registration"
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// What the authorization response and the ID Token must match: the values

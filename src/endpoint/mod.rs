@@ -83,6 +83,14 @@ pub(crate) static REVOCATION: Endpoint = Endpoint {
     mtls_alias: |a| a.revocation_endpoint.as_ref(),
 };
 
+/// The pushed authorization request endpoint (RFC 9126).
+pub(crate) static PAR: Endpoint = Endpoint {
+    name: "pushed_authorization_request_endpoint",
+    span: "par",
+    url: |m| m.pushed_authorization_request_endpoint.as_ref(),
+    mtls_alias: |a| a.pushed_authorization_request_endpoint.as_ref(),
+};
+
 /// What the low-level functions need, and nothing more: plain server
 /// metadata, client metadata, client authentication and a clock. No
 /// [`Configuration`], no HTTP client, so callers with their own HTTP stack
