@@ -8,9 +8,14 @@ use std::fmt;
 
 use url::{form_urlencoded, Url};
 
+use serde_json::Value;
+
 use super::AuthorizationChecks;
+use crate::clock::unix_seconds;
 use crate::endpoint::EndpointContext;
 use crate::error::{server_text, Error, ErrorKind, OAuthError, Result};
+use crate::jose::jwt::{self, SignedJwt};
+use crate::jose::JwkSet;
 
 /// The longest value kept from a parameter in an error message.
 const TEXT_LEN: usize = 200;
@@ -61,6 +66,29 @@ impl<'a> Callback<'a> {
             }
         }
         Ok(params)
+    }
+}
+
+/// A [`Callback`] whose URL and body are owned, for a call that outlives the
+/// caller's values.
+pub(crate) struct OwnedCallback {
+    url: Url,
+    form: Option<Vec<u8>>,
+}
+
+impl OwnedCallback {
+    pub(crate) fn new(callback: Callback<'_>) -> Self {
+        OwnedCallback {
+            url: callback.url.clone(),
+            form: callback.form.map(<[u8]>::to_vec),
+        }
+    }
+
+    pub(crate) fn borrow(&self) -> Callback<'_> {
+        Callback {
+            url: &self.url,
+            form: self.form.as_deref(),
+        }
     }
 }
 
@@ -155,7 +183,17 @@ pub fn validate_authorization_response(
     callback: Callback<'_>,
     checks: &AuthorizationChecks,
 ) -> Result<AuthorizationCode> {
-    let params = callback.params()?;
+    check_params(ctx, &callback.params()?, callback.url, checks)
+}
+
+/// The checks of [`validate_authorization_response`] on the response's
+/// parameters (from the URL or form, or from a verified JARM JWT).
+fn check_params(
+    ctx: &EndpointContext<'_>,
+    params: &[(Cow<'_, str>, Cow<'_, str>)],
+    url: &Url,
+    checks: &AuthorizationChecks,
+) -> Result<AuthorizationCode> {
     let get = |name: &str| {
         params
             .iter()
@@ -234,10 +272,134 @@ pub fn validate_authorization_response(
     };
     Ok(AuthorizationCode {
         code: code.to_owned(),
-        redirect_uri: redirect_uri(callback.url),
+        redirect_uri: redirect_uri(url),
         state: state.map(str::to_owned),
         issuer: issuer.map(str::to_owned),
     })
+}
+
+/// Checks a JWT Secured Authorization Response (JARM, OpenID Financial-grade
+/// API JARM §4.4; the low-level step of
+/// [`authorization_code_grant`](crate::authorization_code_grant) for a
+/// `response_mode` of `jwt`, `query.jwt` or `form_post.jwt`): the
+/// `response` JWT is verified with a key of `jwks` (its `alg` the client's
+/// `authorization_signed_response_alg`, else one the server lists in
+/// `authorization_signing_alg_values_supported`, else RS256; never `none` or
+/// an HMAC), its `iss` must be the issuer, its `aud` contain the client,
+/// its `exp` not have passed; then its claims are the response's parameters
+/// and get every check of [`validate_authorization_response`].
+pub fn validate_jwt_authorization_response(
+    ctx: &EndpointContext<'_>,
+    callback: Callback<'_>,
+    jwks: &JwkSet,
+    checks: &AuthorizationChecks,
+) -> Result<AuthorizationCode> {
+    let response = jarm_response(&callback)?;
+    let jwt = decode_jarm(ctx, &response)?;
+    let key = jwks.select(jwt.alg, jwt.kid.as_deref())?;
+    jwt.verify(key, JARM)?;
+    let params = jarm_params(ctx, jwt)?;
+    check_params(ctx, &params, callback.url, checks)
+}
+
+const JARM: &str = "the JARM response";
+
+/// The `response` parameter of a JARM callback.
+pub(crate) fn jarm_response(callback: &Callback<'_>) -> Result<String> {
+    let params = callback.params()?;
+    params
+        .into_iter()
+        .find(|(n, _)| n == "response")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| {
+            Error::invalid_response(
+                "the authorization response has no `response` JWT, but response_mode=jwt was asked for",
+            )
+        })
+}
+
+/// Decodes the JARM JWT and checks its `alg`, before any key is looked for.
+pub(crate) fn decode_jarm<'j>(
+    ctx: &EndpointContext<'_>,
+    response: &'j str,
+) -> Result<SignedJwt<'j>> {
+    let jwt = jwt::decode(response, JARM)?;
+    jwt::check_allowed_algorithm(
+        jwt.alg,
+        ctx.client.authorization_signed_response_alg.as_deref(),
+        ctx.server
+            .authorization_signing_alg_values_supported
+            .as_deref(),
+        JARM,
+    )?;
+    Ok(jwt)
+}
+
+/// The verified JWT's `iss`, `aud` and `exp` checks; its claims as the
+/// response's parameters (JARM §4.4).
+pub(crate) fn jarm_params(
+    ctx: &EndpointContext<'_>,
+    jwt: SignedJwt<'_>,
+) -> Result<Vec<(Cow<'static, str>, Cow<'static, str>)>> {
+    let claims = jwt.claims;
+    if claims.get("iss").and_then(Value::as_str) != Some(ctx.server.issuer.as_str()) {
+        return Err(mismatch("the JARM response's `iss` is not the issuer"));
+    }
+    let client_id = ctx.client.client_id.as_str();
+    let ours = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !ours {
+        return Err(mismatch(
+            "the JARM response's `aud` does not contain this client's id",
+        ));
+    }
+    let now = unix_seconds(ctx.now());
+    let tolerance = ctx.clock_tolerance.as_secs();
+    match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if now < exp.saturating_add(tolerance) => {}
+        Some(_) => {
+            return Err(Error::new(
+                ErrorKind::TimestampCheck,
+                "the JARM response has expired (`exp`)",
+            ))
+        }
+        None => {
+            return Err(Error::new(
+                ErrorKind::TimestampCheck,
+                "the JARM response has no numeric `exp`",
+            ))
+        }
+    }
+    Ok(claims
+        .into_iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "aud" | "exp" | "iat" | "nbf"))
+        .map(|(name, value)| {
+            let value = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (Cow::Owned(name), Cow::Owned(value))
+        })
+        .collect())
+}
+
+/// [`validate_jwt_authorization_response`] with the keys of `config`'s
+/// JWKS cache.
+pub(crate) async fn validate_jarm_with_cache(
+    config: &crate::Configuration,
+    callback: Callback<'_>,
+    checks: &AuthorizationChecks,
+) -> Result<AuthorizationCode> {
+    let ctx = config.context();
+    let response = jarm_response(&callback)?;
+    let jwt = decode_jarm(&ctx, &response)?;
+    let key = crate::jwks::key_for(config, jwt.alg, jwt.kid.as_deref()).await?;
+    jwt.verify(&key, JARM)?;
+    let params = jarm_params(&ctx, jwt)?;
+    check_params(&ctx, &params, callback.url, checks)
 }
 
 fn mismatch(message: &str) -> Error {
@@ -386,5 +548,78 @@ mod tests {
             &checks
         )
         .is_err());
+    }
+
+    #[test]
+    fn jarm_responses() {
+        use crate::{JwsAlgorithm, PrivateKey};
+        use serde_json::json;
+
+        let mut server = server(true);
+        server.authorization_signing_alg_values_supported = Some(vec!["ES256".into()]);
+        let client = ClientMetadata::new("app");
+        let auth = ClientAuth::none();
+        let ctx = EndpointContext::new(&server, &client, &auth);
+        let key = PrivateKey::generate(JwsAlgorithm::ES256)
+            .unwrap()
+            .with_kid("k");
+        let jwks = JwkSet::from_json(json!({ "keys": [key.public_jwk()] }).to_string().as_bytes())
+            .unwrap();
+        let now = unix_seconds(std::time::SystemTime::now());
+        let good = json!({
+            "iss": "https://as.example", "aud": "app", "exp": now + 300, "iat": now,
+            "code": "c", "state": "s1",
+        });
+        let sign = |claims: serde_json::Value| {
+            key.sign_jwt(Some("JWT"), &[], claims.as_object().unwrap().clone())
+                .unwrap()
+        };
+        let checks = AuthorizationChecks::new().expected_state("s1").jarm();
+        let run = |response: &str| {
+            let url: Url = format!("https://app.example/cb?response={response}")
+                .parse()
+                .unwrap();
+            validate_jwt_authorization_response(&ctx, (&url).into(), &jwks, &checks)
+        };
+        let code = run(&sign(good.clone())).unwrap();
+        assert_eq!((code.code(), code.state()), ("c", Some("s1")));
+        assert_eq!(code.issuer(), Some("https://as.example"));
+
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = good.clone();
+            c[k] = v;
+            sign(c)
+        };
+        let cases = [
+            (
+                with("iss", "https://evil.example".into()),
+                ErrorKind::ClaimComparison,
+            ),
+            (with("aud", "other".into()), ErrorKind::ClaimComparison),
+            (with("exp", (now - 60).into()), ErrorKind::TimestampCheck),
+            (with("state", "s2".into()), ErrorKind::ClaimComparison),
+            (with("error", "access_denied".into()), ErrorKind::OAuth),
+        ];
+        for (response, kind) in cases {
+            assert_eq!(run(&response).unwrap_err().kind(), kind);
+        }
+        // Unsigned, by an unknown key, or a plain response in JARM mode.
+        let b64 = |v: serde_json::Value| crate::jose::b64url(v.to_string().as_bytes());
+        let none = format!("{}.{}.", b64(json!({"alg": "none"})), b64(good.clone()));
+        assert_eq!(
+            run(&none).unwrap_err().kind(),
+            ErrorKind::UnsupportedAlgorithm
+        );
+        let other = PrivateKey::generate(JwsAlgorithm::ES256)
+            .unwrap()
+            .with_kid("x");
+        let forged = other
+            .sign_jwt(Some("JWT"), &[], good.as_object().unwrap().clone())
+            .unwrap();
+        assert_eq!(run(&forged).unwrap_err().kind(), ErrorKind::KeySelection);
+        let plain: Url = "https://app.example/cb?code=c&state=s1".parse().unwrap();
+        let e =
+            validate_jwt_authorization_response(&ctx, (&plain).into(), &jwks, &checks).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     }
 }

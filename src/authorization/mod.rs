@@ -17,7 +17,10 @@ mod jar;
 mod logout;
 mod par;
 
-pub use callback::{validate_authorization_response, AuthorizationCode, Callback};
+pub use callback::{
+    validate_authorization_response, validate_jwt_authorization_response, AuthorizationCode,
+    Callback,
+};
 pub use jar::{build_authorization_url_with_jar, build_request_object};
 pub use logout::build_end_session_url;
 pub use par::{
@@ -36,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::grants::{checked_grant, response::TokenEndpointResponse, ResponseCheck};
 use crate::id_token::IdTokenExpectations;
 use crate::jose::{b64url, sha256};
-use crate::options::Call;
+use crate::options::{Call, RequestOptions};
 use crate::transport;
 
 /// Parameters [`build_authorization_url`] sets itself.
@@ -229,6 +232,7 @@ pub struct AuthorizationChecks {
     pub(crate) max_age: Option<u64>,
     pub(crate) redirect_uri: Option<String>,
     pub(crate) id_token_expected: bool,
+    pub(crate) jarm: bool,
 }
 
 impl fmt::Debug for AuthorizationChecks {
@@ -243,6 +247,7 @@ impl fmt::Debug for AuthorizationChecks {
             .field("max_age", &self.max_age)
             .field("redirect_uri", &self.redirect_uri)
             .field("id_token_expected", &self.id_token_expected)
+            .field("jarm", &self.jarm)
             .finish()
     }
 }
@@ -306,6 +311,16 @@ impl AuthorizationChecks {
         self.id_token_expected = true;
         self
     }
+
+    /// The authorization request asked for a JWT Secured Authorization
+    /// Response (`response_mode=jwt`, `query.jwt` or `form_post.jwt`): the
+    /// response must be a `response` JWT signed by the server. Implied when
+    /// the client registered `authorization_signed_response_alg`.
+    #[must_use]
+    pub fn jarm(mut self) -> Self {
+        self.jarm = true;
+        self
+    }
 }
 
 /// Finishes a sign-in: checks the authorization response the browser
@@ -338,10 +353,34 @@ pub fn authorization_code_grant<'a, 'c>(
     callback: impl Into<Callback<'c>>,
     checks: &AuthorizationChecks,
 ) -> Call<'a, TokenEndpointResponse> {
-    let code = match validate_authorization_response(&config.context(), callback.into(), checks) {
-        Ok(code) => code,
-        Err(e) => return Call::fail(e),
-    };
+    let callback = callback.into();
+    let jarm = checks.jarm
+        || config
+            .client_metadata()
+            .authorization_signed_response_alg
+            .is_some();
+    if !jarm {
+        return match validate_authorization_response(&config.context(), callback, checks) {
+            Ok(code) => redeem(config, &code, checks),
+            Err(e) => Call::fail(e),
+        };
+    }
+    // JARM: the response JWT is verified with the server's keys first.
+    let callback = callback::OwnedCallback::new(callback);
+    let checks = checks.clone();
+    Call::new(move |options: RequestOptions| async move {
+        let code = callback::validate_jarm_with_cache(config, callback.borrow(), &checks).await?;
+        redeem(config, &code, &checks).options(options).await
+    })
+}
+
+/// Redeems a checked authorization code: the token request with the PKCE
+/// verifier and the `redirect_uri`, the ID Token validated.
+fn redeem<'a>(
+    config: &'a Configuration,
+    code: &AuthorizationCode,
+    checks: &AuthorizationChecks,
+) -> Call<'a, TokenEndpointResponse> {
     let redirect_uri = checks
         .redirect_uri
         .clone()
