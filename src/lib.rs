@@ -131,6 +131,7 @@ mod config;
 mod dpop;
 mod endpoint;
 mod error;
+pub mod fapi;
 mod grants;
 mod id_token;
 mod into_url;

@@ -212,6 +212,7 @@ fn check_params(
         Some(iss) if iss != ctx.server.issuer => {
             return Err(Error::issuer_mismatch(&ctx.server.issuer, iss));
         }
+        None if ctx.fapi2 => return Err(crate::fapi::iss_required()),
         None if ctx.server.authorization_response_iss_parameter_supported == Some(true) => {
             return Err(Error::new(
                 ErrorKind::IssuerMismatch,
@@ -325,6 +326,7 @@ pub(crate) fn decode_jarm<'j>(
 ) -> Result<SignedJwt<'j>> {
     let jwt = jwt::decode(response, JARM)?;
     jwt::check_allowed_algorithm(
+        ctx,
         jwt.alg,
         ctx.client.authorization_signed_response_alg.as_deref(),
         ctx.server

@@ -50,6 +50,12 @@ where
             )));
         }
     }
+    if ctx.fapi2 && !crate::fapi::ALGORITHMS.contains(&key.algorithm()) {
+        return Err(Error::invalid_input(format!(
+            "the FAPI 2.0 Security Profile is on: request objects are signed with PS256, ES256 or EdDSA, not {}",
+            key.algorithm()
+        )));
+    }
     let params = with_defaults(ctx, params, false)?;
     if let Some((name, _)) = params
         .iter()

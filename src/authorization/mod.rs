@@ -177,6 +177,9 @@ where
         )));
     }
     let given = |name: &str| params.iter().any(|(n, _)| n == name);
+    if ctx.fapi2 {
+        crate::fapi::check_authorization_params(&params)?;
+    }
     // A pushed request object carries its own parameters (RFC 9126 §3).
     if pushed && given("request") {
         return Ok(params);
@@ -197,6 +200,9 @@ where
 /// Refuses a request that does not go through PAR when the server or the
 /// client requires PAR (`require_pushed_authorization_requests`, RFC 9126 §5, §6).
 pub(crate) fn refuse_without_par(ctx: &EndpointContext<'_>, instead: &str) -> Result<()> {
+    if ctx.fapi2 {
+        return Err(crate::fapi::par_required());
+    }
     if ctx.server.require_pushed_authorization_requests == Some(true)
         || ctx.client.require_pushed_authorization_requests == Some(true)
     {

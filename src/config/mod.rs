@@ -44,6 +44,7 @@ pub(crate) struct Settings {
     pub max_response_size: usize,
     pub client_metadata: ClientMetadata,
     pub jwks_max_age: Duration,
+    pub fapi2: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +59,7 @@ impl Default for Settings {
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             client_metadata: ClientMetadata::default(),
             jwks_max_age: crate::jwks::DEFAULT_JWKS_MAX_AGE,
+            fapi2: false,
         }
     }
 }
@@ -184,6 +186,16 @@ macro_rules! settings_setters {
             self
         }
 
+        /// Enforces the client rules of the FAPI 2.0 Security Profile (see
+        /// [`fapi`](crate::fapi)): pushed authorization requests with PKCE
+        /// S256, `private_key_jwt` or mutual TLS client authentication
+        /// (checked by `build`), sender-constrained tokens, RFC 9207 `iss`,
+        /// PS256/ES256/EdDSA only. Off by default.
+        pub fn fapi2_security_profile(mut self, on: bool) -> Self {
+            self.settings.fapi2 = on;
+            self
+        }
+
         /// The client's registered metadata (default: only the client id and
         /// the auth method).
         pub fn client_metadata(mut self, metadata: crate::ClientMetadata) -> Self {
@@ -229,6 +241,9 @@ impl ConfigurationBuilder {
             ));
         }
         auth.validate()?;
+        if settings.fapi2 {
+            crate::fapi::check_client_auth(&auth)?;
+        }
         let auth = auth.prepared(&client_id)?;
         let client = &mut settings.client_metadata;
         if client.client_id.is_empty() {
@@ -449,6 +464,7 @@ impl Configuration {
             clock_skew: s.clock_skew,
             clock_tolerance: s.clock_tolerance,
             allow_insecure_requests: s.allow_insecure_requests,
+            fapi2: s.fapi2,
         }
     }
 

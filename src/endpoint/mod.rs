@@ -121,6 +121,7 @@ pub struct EndpointContext<'a> {
     pub(crate) clock_skew: i64,
     pub(crate) clock_tolerance: Duration,
     pub(crate) allow_insecure_requests: bool,
+    pub(crate) fapi2: bool,
 }
 
 impl fmt::Debug for EndpointContext<'_> {
@@ -132,6 +133,7 @@ impl fmt::Debug for EndpointContext<'_> {
             .field("clock_skew", &self.clock_skew)
             .field("clock_tolerance", &self.clock_tolerance)
             .field("allow_insecure_requests", &self.allow_insecure_requests)
+            .field("fapi2", &self.fapi2)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +155,7 @@ impl<'a> EndpointContext<'a> {
             clock_skew: 0,
             clock_tolerance: DEFAULT_CLOCK_TOLERANCE,
             allow_insecure_requests: false,
+            fapi2: false,
         }
     }
 
@@ -181,6 +184,14 @@ impl<'a> EndpointContext<'a> {
     #[must_use]
     pub fn allow_insecure_requests(mut self, allow: bool) -> Self {
         self.allow_insecure_requests = allow;
+        self
+    }
+
+    /// Enforces the client rules of the FAPI 2.0 Security Profile (see
+    /// [`fapi`](crate::fapi)) in the low-level functions.
+    #[must_use]
+    pub fn fapi2_security_profile(mut self, on: bool) -> Self {
+        self.fapi2 = on;
         self
     }
 

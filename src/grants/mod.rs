@@ -290,6 +290,11 @@ async fn request_token(
 ) -> Result<TokenEndpointResponse> {
     let request = request?;
     let dpop = dpop.or(options.dpop.as_ref());
+    // FAPI 2.0 §5.3.2.2: the OpenID Connect grants (those that validate an
+    // ID Token) issue sender-constrained tokens only.
+    if matches!(check, ResponseCheck::IdToken(_)) && config.context().fapi2 {
+        crate::fapi::check_sender_constrained(config.client_auth(), dpop.is_some())?;
+    }
     let mut token = endpoint::send(config, &TOKEN, request, &options, dpop, |ctx, response| {
         let token = process_token_response(ctx, response)?;
         check_token_type(&token, dpop.is_some())?;

@@ -193,6 +193,7 @@ pub(crate) fn decode<'a>(ctx: &EndpointContext<'_>, id_token: &'a str) -> Result
 /// server's `id_token_signing_alg_values_supported`, else RS256.
 fn check_algorithm(ctx: &EndpointContext<'_>, alg: JwsAlgorithm) -> Result<()> {
     jwt::check_allowed_algorithm(
+        ctx,
         alg,
         ctx.client.id_token_signed_response_alg.as_deref(),
         ctx.server.id_token_signing_alg_values_supported.as_deref(),

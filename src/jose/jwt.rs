@@ -99,11 +99,15 @@ pub(crate) fn decode<'a>(jwt: &'a str, what: &str) -> Result<SignedJwt<'a>> {
 /// Registration §2); never an HMAC (no shared secret signs these here) and
 /// never `none` (refused by [`decode`]).
 pub(crate) fn check_allowed_algorithm(
+    ctx: &crate::EndpointContext<'_>,
     alg: JwsAlgorithm,
     registered: Option<&str>,
     supported: Option<&[String]>,
     what: &str,
 ) -> Result<()> {
+    if ctx.fapi2 {
+        crate::fapi::check_algorithm(alg, what)?;
+    }
     let allowed: Vec<&str> = match (registered, supported) {
         (Some(registered), _) => vec![registered],
         (None, Some(supported)) if !supported.is_empty() => {

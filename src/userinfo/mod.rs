@@ -226,6 +226,7 @@ fn verified_claims(
 /// server's `userinfo_signing_alg_values_supported`, else RS256.
 fn check_algorithm(ctx: &EndpointContext<'_>, alg: JwsAlgorithm) -> Result<()> {
     jwt::check_allowed_algorithm(
+        ctx,
         alg,
         ctx.client.userinfo_signed_response_alg.as_deref(),
         ctx.server.userinfo_signing_alg_values_supported.as_deref(),
