@@ -15,4 +15,5 @@
 #[doc = include_str!("../docs/low-level.md")]
 #[doc = include_str!("../docs/architecture.md")]
 #[doc = include_str!("../docs/sign-in.md")]
+#[doc = include_str!("../docs/fapi2.md")]
 struct DocsDoctests;
