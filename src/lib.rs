@@ -151,10 +151,10 @@ pub mod testing;
 pub use authorization::{
     authorization_code_grant, build_authorization_url, build_authorization_url_with_jar,
     build_authorization_url_with_par, build_end_session_url, build_pushed_authorization_request,
-    build_request_object, calculate_pkce_code_challenge, process_pushed_authorization_response,
-    random_nonce, random_pkce_code_verifier, random_state, validate_authorization_response,
-    validate_jwt_authorization_response, AuthorizationChecks, AuthorizationCode, Callback,
-    PushedAuthorizationResponse,
+    build_request_object, calculate_pkce_code_challenge, implicit_authentication,
+    process_pushed_authorization_response, random_nonce, random_pkce_code_verifier, random_state,
+    validate_authorization_response, validate_jwt_authorization_response, AuthorizationChecks,
+    AuthorizationCode, Callback, PushedAuthorizationResponse,
 };
 pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,

@@ -51,10 +51,14 @@ impl<'a> Callback<'a> {
     }
 
     /// The parameters, each name once.
-    fn params(&self) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
-        let params: Vec<_> = match self.form {
-            Some(body) => form_urlencoded::parse(body).collect(),
-            None => self.url.query_pairs().collect(),
+    pub(crate) fn params(&self) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
+        let params: Vec<_> = match (self.form, self.url.query(), self.url.fragment()) {
+            (Some(body), _, _) => form_urlencoded::parse(body).collect(),
+            (None, Some(query), _) if !query.is_empty() => self.url.query_pairs().collect(),
+            // Hybrid and implicit responses come in the fragment by default
+            // (OIDC Core §3.3.2.5), which a browser script hands over.
+            (None, _, Some(fragment)) => form_urlencoded::parse(fragment.as_bytes()).collect(),
+            (None, _, None) => Vec::new(),
         };
         let mut seen = HashSet::new();
         for (name, _) in &params {
@@ -106,6 +110,7 @@ pub struct AuthorizationCode {
     redirect_uri: Url,
     state: Option<String>,
     issuer: Option<String>,
+    id_token: Option<String>,
 }
 
 impl fmt::Debug for AuthorizationCode {
@@ -115,6 +120,7 @@ impl fmt::Debug for AuthorizationCode {
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("state", &self.state)
             .field("iss", &self.issuer)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -140,6 +146,34 @@ impl AuthorizationCode {
     pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
+
+    /// The front-channel ID Token of a hybrid response (`response_type=code
+    /// id_token`), not yet validated: [`authorization_code_grant`](crate::authorization_code_grant)
+    /// validates it, or [`validate_id_token`](crate::validate_id_token) with
+    /// the code for `c_hash`.
+    pub fn id_token(&self) -> Option<&str> {
+        self.id_token.as_deref()
+    }
+}
+
+/// What the response must hold, by `response_type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// `code`: no token in the front channel.
+    #[default]
+    Code,
+    /// `code id_token` (OIDC Core §3.3).
+    Hybrid,
+    /// `id_token` (OIDC Core §3.2): sign-in without a code.
+    Implicit,
+}
+
+/// The parameters that passed the checks.
+pub(crate) struct Checked {
+    pub code: Option<String>,
+    pub id_token: Option<String>,
+    pub state: Option<String>,
+    pub issuer: Option<String>,
 }
 
 /// Checks an authorization response (the low-level first step of
@@ -183,17 +217,35 @@ pub fn validate_authorization_response(
     callback: Callback<'_>,
     checks: &AuthorizationChecks,
 ) -> Result<AuthorizationCode> {
-    check_params(ctx, &callback.params()?, callback.url, checks)
+    into_code(
+        check_params(ctx, &callback.params()?, checks)?,
+        callback.url,
+    )
+}
+
+/// A checked code (or hybrid) response as an [`AuthorizationCode`].
+fn into_code(checked: Checked, url: &Url) -> Result<AuthorizationCode> {
+    let Some(code) = checked.code else {
+        return Err(Error::invalid_response(
+            "the authorization response has no `code`",
+        ));
+    };
+    Ok(AuthorizationCode {
+        code,
+        redirect_uri: redirect_uri(url),
+        state: checked.state,
+        issuer: checked.issuer,
+        id_token: checked.id_token,
+    })
 }
 
 /// The checks of [`validate_authorization_response`] on the response's
 /// parameters (from the URL or form, or from a verified JARM JWT).
-fn check_params(
+pub(crate) fn check_params(
     ctx: &EndpointContext<'_>,
     params: &[(Cow<'_, str>, Cow<'_, str>)],
-    url: &Url,
     checks: &AuthorizationChecks,
-) -> Result<AuthorizationCode> {
+) -> Result<Checked> {
     let get = |name: &str| {
         params
             .iter()
@@ -252,28 +304,37 @@ fn check_params(
         }));
     }
 
-    for hybrid in ["id_token", "token"] {
-        if get(hybrid).is_some() {
-            return Err(Error::new(
-                ErrorKind::UnsupportedOperation,
-                format!(
-                    "the authorization response has `{hybrid}`: implicit and hybrid responses are not supported"
-                ),
-            ));
-        }
-    }
-
-    let code = match get("code") {
-        Some(code) if !code.is_empty() => code,
-        _ => {
-            return Err(Error::invalid_response(
-                "the authorization response has no `code`",
-            ))
-        }
+    // The front channel carries what the response_type asked for, and no
+    // access token ever (BCP §2.1.2: `token` responses are refused).
+    let refused: &[&str] = match checks.flow {
+        Flow::Code => &["id_token", "token"],
+        Flow::Hybrid => &["token"],
+        Flow::Implicit => &["code", "token"],
     };
-    Ok(AuthorizationCode {
-        code: code.to_owned(),
-        redirect_uri: redirect_uri(url),
+    if let Some(name) = refused.iter().find(|name| get(name).is_some()) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "the authorization response has `{name}`, which this response_type does not return (implicit `token` and unexpected hybrid responses are not supported)"
+            ),
+        ));
+    }
+    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty()).map(str::to_owned);
+    let code = non_empty("code");
+    let id_token = non_empty("id_token");
+    if checks.flow != Flow::Implicit && code.is_none() {
+        return Err(Error::invalid_response(
+            "the authorization response has no `code`",
+        ));
+    }
+    if checks.flow != Flow::Code && id_token.is_none() {
+        return Err(Error::invalid_response(
+            "the authorization response has no `id_token`, which its response_type requires",
+        ));
+    }
+    Ok(Checked {
+        code,
+        id_token,
         state: state.map(str::to_owned),
         issuer: issuer.map(str::to_owned),
     })
@@ -300,7 +361,7 @@ pub fn validate_jwt_authorization_response(
     let key = jwks.select(jwt.alg, jwt.kid.as_deref())?;
     jwt.verify(key, JARM)?;
     let params = jarm_params(ctx, jwt)?;
-    check_params(ctx, &params, callback.url, checks)
+    into_code(check_params(ctx, &params, checks)?, callback.url)
 }
 
 const JARM: &str = "the JARM response";
@@ -401,7 +462,7 @@ pub(crate) async fn validate_jarm_with_cache(
     let key = crate::jwks::key_for(config, jwt.alg, jwt.kid.as_deref()).await?;
     jwt.verify(&key, JARM)?;
     let params = jarm_params(&ctx, jwt)?;
-    check_params(&ctx, &params, callback.url, checks)
+    into_code(check_params(&ctx, &params, checks)?, callback.url)
 }
 
 fn mismatch(message: &str) -> Error {

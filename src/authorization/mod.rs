@@ -16,6 +16,8 @@ mod callback;
 mod jar;
 mod logout;
 mod par;
+#[cfg(all(test, feature = "testing"))]
+mod tests;
 
 pub use callback::{
     validate_authorization_response, validate_jwt_authorization_response, AuthorizationCode,
@@ -239,6 +241,7 @@ pub struct AuthorizationChecks {
     pub(crate) redirect_uri: Option<String>,
     pub(crate) id_token_expected: bool,
     pub(crate) jarm: bool,
+    pub(crate) flow: callback::Flow,
 }
 
 impl fmt::Debug for AuthorizationChecks {
@@ -254,6 +257,7 @@ impl fmt::Debug for AuthorizationChecks {
             .field("redirect_uri", &self.redirect_uri)
             .field("id_token_expected", &self.id_token_expected)
             .field("jarm", &self.jarm)
+            .field("flow", &self.flow)
             .finish()
     }
 }
@@ -318,6 +322,21 @@ impl AuthorizationChecks {
         self
     }
 
+    /// The authorization request asked for `response_type=code id_token`
+    /// (the hybrid flow, OIDC Core §3.3; openid-client's
+    /// `useCodeIdTokenResponseType`): the response carries an ID Token as
+    /// well as the code. It is validated before the code is redeemed — its
+    /// `nonce` (required: set [`expected_nonce`](Self::expected_nonce)),
+    /// `c_hash` (required, for the code) and `s_hash` (when present, for the
+    /// `state`) — and the token endpoint's ID Token must be about the same
+    /// user.
+    #[must_use]
+    pub fn hybrid(mut self) -> Self {
+        self.flow = callback::Flow::Hybrid;
+        self.id_token_expected = true;
+        self
+    }
+
     /// The authorization request asked for a JWT Secured Authorization
     /// Response (`response_mode=jwt`, `query.jwt` or `form_post.jwt`): the
     /// response must be a `response` JWT signed by the server. Implied when
@@ -365,18 +384,112 @@ pub fn authorization_code_grant<'a, 'c>(
             .client_metadata()
             .authorization_signed_response_alg
             .is_some();
-    if !jarm {
+    let hybrid = checks.flow == callback::Flow::Hybrid;
+    if !jarm && !hybrid {
         return match validate_authorization_response(&config.context(), callback, checks) {
-            Ok(code) => redeem(config, &code, checks),
+            Ok(code) => redeem(config, &code, checks, None),
             Err(e) => Call::fail(e),
         };
     }
-    // JARM: the response JWT is verified with the server's keys first.
+    // The server's keys are needed first: for the JARM response JWT, for
+    // the hybrid response's ID Token.
     let callback = callback::OwnedCallback::new(callback);
     let checks = checks.clone();
     Call::new(move |options: RequestOptions| async move {
-        let code = callback::validate_jarm_with_cache(config, callback.borrow(), &checks).await?;
-        redeem(config, &code, &checks).options(options).await
+        let code = if jarm {
+            callback::validate_jarm_with_cache(config, callback.borrow(), &checks).await?
+        } else {
+            validate_authorization_response(&config.context(), callback.borrow(), &checks)?
+        };
+        let subject = match (hybrid, code.id_token()) {
+            (true, Some(id_token)) => {
+                let claims =
+                    front_channel_id_token(config, id_token, &checks, code.code(), code.state())
+                        .await?;
+                Some(claims.subject().to_owned())
+            }
+            _ => None,
+        };
+        redeem(config, &code, &checks, subject)
+            .options(options)
+            .await
+    })
+}
+
+/// Validates the ID Token of a hybrid or implicit response (OIDC Core
+/// §3.3.2.11, §3.2.2.11): a `nonce` is required; with a code, `c_hash` is
+/// required and must match; `s_hash`, when present, must match the
+/// `state`.
+async fn front_channel_id_token(
+    config: &Configuration,
+    id_token: &str,
+    checks: &AuthorizationChecks,
+    code: &str,
+    state: Option<&str>,
+) -> Result<crate::IdTokenClaims> {
+    if checks.nonce.is_none() {
+        return Err(Error::invalid_input(
+            "hybrid and implicit sign-in need a nonce: AuthorizationChecks::expected_nonce (OIDC Core §3.3.2.11)",
+        ));
+    }
+    let expected = IdTokenExpectations {
+        required: true,
+        nonce: checks.nonce.clone(),
+        max_age: checks.max_age,
+        code: (!code.is_empty()).then(|| code.to_owned()),
+        state: state.map(str::to_owned),
+        ..Default::default()
+    };
+    let claims = crate::id_token::validate_with_cache(config, id_token, None, &expected).await?;
+    if !code.is_empty() && claims.get("c_hash").is_none() {
+        return Err(Error::new(
+            crate::ErrorKind::ClaimComparison,
+            "the hybrid response's ID Token has no `c_hash` (OIDC Core §3.3.2.11)",
+        ));
+    }
+    Ok(claims)
+}
+
+/// Signs a user in with `response_type=id_token` (the implicit flow's
+/// sign-in, OIDC Core §3.2; openid-client's `implicitAuthentication`): the
+/// response (the callback URL with its fragment, as a browser script hands
+/// it over, or a `form_post` body) must carry an ID Token, which is
+/// validated with the server's keys — `nonce` required (set
+/// [`AuthorizationChecks::expected_nonce`]), `state`, `iss`, `max_age`,
+/// `s_hash` as for the code flow. No code, no access token.
+///
+/// Prefer the code flow; this is for servers and deployments that only
+/// offer it.
+///
+/// ```no_run
+/// # async fn run(config: oidckit::Configuration, callback: oidckit::Url, state: String, nonce: String) -> Result<(), oidckit::Error> {
+/// let claims = oidckit::implicit_authentication(&config, &callback, &oidckit::AuthorizationChecks::new()
+///     .expected_state(state)
+///     .expected_nonce(nonce))
+///     .await?;
+/// println!("{}", claims.subject());
+/// # Ok(()) }
+/// ```
+pub fn implicit_authentication<'a, 'c>(
+    config: &'a Configuration,
+    callback: impl Into<Callback<'c>>,
+    checks: &AuthorizationChecks,
+) -> Call<'a, crate::IdTokenClaims> {
+    let mut checks = checks.clone();
+    checks.flow = callback::Flow::Implicit;
+    let checked = callback
+        .into()
+        .params()
+        .and_then(|params| callback::check_params(&config.context(), &params, &checks));
+    Call::new(move |options: RequestOptions| async move {
+        options.check(crate::options::Accepts {
+            form_params: false,
+            dpop: false,
+            owned_headers: &[],
+        })?;
+        let checked = checked?;
+        let id_token = checked.id_token.unwrap_or_default();
+        front_channel_id_token(config, &id_token, &checks, "", checked.state.as_deref()).await
     })
 }
 
@@ -386,6 +499,7 @@ fn redeem<'a>(
     config: &'a Configuration,
     code: &AuthorizationCode,
     checks: &AuthorizationChecks,
+    subject: Option<String>,
 ) -> Call<'a, TokenEndpointResponse> {
     let redirect_uri = checks
         .redirect_uri
@@ -403,6 +517,8 @@ fn redeem<'a>(
         nonce: checks.nonce.clone(),
         max_age: checks.max_age,
         code: Some(code.code().to_owned()),
+        // OIDC Core §3.3.3.6: the same user as the front channel's ID Token.
+        subject,
         ..Default::default()
     };
     checked_grant(

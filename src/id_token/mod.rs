@@ -38,6 +38,9 @@ pub struct IdTokenChecks<'a> {
     /// The `sub` the token must have: after a refresh, the subject of the
     /// original ID Token (OIDC Core §12.2).
     pub subject: Option<&'a str>,
+    /// The `state` of the authorization response, for `s_hash` (checked
+    /// when the token has one).
+    pub state: Option<&'a str>,
     /// Skips the `nonce` rule: after a refresh, the ID Token's `nonce` is
     /// not compared (OIDC Core §12.2; openid-client checks it in the code
     /// flow only).
@@ -55,6 +58,7 @@ pub(crate) struct IdTokenExpectations {
     pub skip_nonce_check: bool,
     pub max_age: Option<u64>,
     pub code: Option<String>,
+    pub state: Option<String>,
     pub subject: Option<String>,
 }
 
@@ -96,6 +100,7 @@ pub fn id_token_claims<'a>(
         skip_nonce_check: checks.skip_nonce_check,
         max_age: checks.max_age,
         code: checks.code.map(str::to_owned),
+        state: checks.state.map(str::to_owned),
         subject: checks.subject.map(str::to_owned),
     };
     let access_token = checks.access_token.map(str::to_owned);
@@ -136,7 +141,7 @@ pub(crate) async fn validate_returned(
 }
 
 /// Decodes, finds the key through the JWKS cache, verifies, checks claims.
-async fn validate_with_cache(
+pub(crate) async fn validate_with_cache(
     config: &crate::Configuration,
     id_token: &str,
     access_token: Option<&str>,
@@ -151,6 +156,7 @@ async fn validate_with_cache(
         max_age: expected.max_age,
         access_token,
         code: expected.code.as_deref(),
+        state: expected.state.as_deref(),
         subject: expected.subject.as_deref(),
         skip_nonce_check: expected.skip_nonce_check,
     };
@@ -280,6 +286,9 @@ pub(crate) fn validate_claims(
     if let Some(code) = checks.code {
         check_hash(claims, "c_hash", jwt.alg, code)?;
     }
+    if let Some(state) = checks.state {
+        check_hash(claims, "s_hash", jwt.alg, state)?;
+    }
     if let Some(expected) = checks.subject {
         if subject != expected {
             return Err(mismatch(format!(
@@ -363,10 +372,10 @@ fn check_hash(
     if sent.as_str() != Some(expected.as_str()) {
         return Err(mismatch(format!(
             "{WHAT}'s `{claim}` does not match the {}",
-            if claim == "at_hash" {
-                "access token"
-            } else {
-                "authorization code"
+            match claim {
+                "at_hash" => "access token",
+                "c_hash" => "authorization code",
+                _ => "state",
             }
         )));
     }

@@ -76,6 +76,7 @@ const NONCE: IdTokenChecks<'static> = IdTokenChecks {
     max_age: None,
     access_token: None,
     code: None,
+    state: None,
     subject: None,
     skip_nonce_check: false,
 };
