@@ -173,7 +173,7 @@ async fn hybrid_responses_check_the_id_token_before_the_code_is_redeemed() {
             ),
             ErrorKind::ClaimComparison,
         ),
-        (format!("code=c0de&state=s1"), ErrorKind::InvalidResponse),
+        ("code=c0de&state=s1".to_owned(), ErrorKind::InvalidResponse),
         (
             format!("code=c0de&id_token={good}&state=s1&token=x"),
             ErrorKind::UnsupportedOperation,
