@@ -5,9 +5,10 @@ use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENT
 use oidckit::reqwest::StatusCode;
 use oidckit::{
     jwk_thumbprint, parse_www_authenticate, process_token_response,
-    validate_authorization_response, validate_id_token, AuthorizationChecks, Callback, ClientAuth,
-    Configuration, DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet,
-    JwsAlgorithm, PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
+    validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
+    AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
+    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey, ServerMetadata,
+    TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -184,5 +185,17 @@ proptest! {
                 prop_assert!(!code.code().is_empty());
             }
         }
+    }
+
+    #[test]
+    fn jarm_responses_are_never_accepted_unsigned(header in json(), claims in json(), sig in "[A-Za-z0-9_-]{0,90}") {
+        use base64::Engine as _;
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let jwt = format!("{}.{}.{sig}", b64(&header), b64(&claims));
+        let mut url: Url = "https://app.example/cb".parse().unwrap();
+        url.query_pairs_mut().append_pair("response", &jwt);
+        let jwks = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
+        let checks = AuthorizationChecks::new().jarm();
+        prop_assert!(validate_jwt_authorization_response(&config().context(), (&url).into(), &jwks, &checks).is_err());
     }
 }
