@@ -10,14 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use josekit::jwk::Jwk;
-use josekit::jws::{self, JwsVerifier};
 use oidckit::testing::{
     AuthorizationResponseFault, Fault, IdTokenFault, MockAuthorizationServer, MockClient,
     MockServerBuilder,
 };
 use oidckit::{AccessToken, ClientAuth, DPoPHandle, ErrorKind, JwsAlgorithm, ManualClock};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use url::Url;
 
 const REDIRECT: &str = "https://app.example/cb";
@@ -214,41 +212,9 @@ fn kids(jwks: &Value) -> Vec<String> {
         .collect()
 }
 
-fn verifier(alg: &str, jwk: &Map<String, Value>) -> Box<dyn JwsVerifier> {
-    let jwk = Jwk::from_map(jwk.clone()).unwrap();
-    match alg {
-        "ES256" => Box::new(jws::ES256.verifier_from_jwk(&jwk).unwrap()),
-        "RS256" => Box::new(jws::RS256.verifier_from_jwk(&jwk).unwrap()),
-        "PS256" => Box::new(jws::PS256.verifier_from_jwk(&jwk).unwrap()),
-        "EdDSA" => Box::new(jws::EdDSA.verifier_from_jwk(&jwk).unwrap()),
-        other => panic!("no verifier for {other}"),
-    }
-}
-
-/// Verifies a compact JWS against the JWK Set as a careful client does: the
-/// key by `kid`, the header's `alg` the key's.
+/// Verifies a compact JWS against the JWK Set as a careful client does.
 fn verify(jwt: &str, jwks: &Value) -> Result<(), String> {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    if parts.len() != 3 {
-        return Err(format!("{} parts", parts.len()));
-    }
-    let header = header(jwt);
-    let kid = header["kid"].as_str().ok_or("no kid")?;
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .ok_or("no key with this kid")?;
-    if header["alg"] != key["alg"] {
-        return Err(format!("alg {} is not the key's", header["alg"]));
-    }
-    verifier(key["alg"].as_str().unwrap(), key.as_object().unwrap())
-        .verify(
-            format!("{}.{}", parts[0], parts[1]).as_bytes(),
-            &b64(parts[2]),
-        )
-        .map_err(|e| e.to_string())
+    support::verify_with_jwks(jwt, jwks)
 }
 
 /// The left half of the hash of `token`, the hash chosen by `alg` (OIDC
@@ -362,7 +328,22 @@ async fn discovery_advertises_the_openid_endpoints() {
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(
         doc["response_modes_supported"],
-        json!(["query", "form_post"])
+        json!(["query", "form_post", "jwt", "query.jwt", "form_post.jwt"])
+    );
+    assert_eq!(
+        doc["pushed_authorization_request_endpoint"],
+        format!("{iss}/par")
+    );
+    assert_eq!(doc["require_pushed_authorization_requests"], false);
+    assert_eq!(doc["request_parameter_supported"], true);
+    assert_eq!(doc["request_uri_parameter_supported"], false);
+    assert_eq!(
+        doc["request_object_signing_alg_values_supported"],
+        json!(["ES256", "PS256", "RS256", "EdDSA"])
+    );
+    assert_eq!(
+        doc["authorization_signing_alg_values_supported"],
+        json!(["PS256"])
     );
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
     assert_eq!(
@@ -397,6 +378,11 @@ async fn discovery_advertises_the_openid_endpoints() {
         metadata.authorization_response_iss_parameter_supported,
         Some(true)
     );
+    assert_eq!(
+        metadata.pushed_authorization_request_endpoint,
+        Some(server.pushed_authorization_request_endpoint())
+    );
+    assert_eq!(metadata.require_pushed_authorization_requests, Some(false));
 }
 
 #[tokio::test]
@@ -669,7 +655,8 @@ async fn request_errors_are_redirected_with_state_and_iss() {
         ("code_challenge", Some("too-short"), "invalid_request"),
         ("response_mode", Some("fragment"), "invalid_request"),
         ("max_age", Some("soon"), "invalid_request"),
-        ("request", Some("eyJ.e30."), "request_not_supported"),
+        // Not a request object (RFC 9101 §6): to the registered redirect_uri.
+        ("request", Some("eyJ.e30."), "invalid_request_object"),
         ("client_id", Some("limited"), "invalid_scope"),
     ];
     for (name, value, error) in cases {

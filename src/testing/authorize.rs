@@ -1,8 +1,10 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with PKCE
-//! (RFC 7636) and the `iss` response parameter (RFC 9207), its responses
-//! (query, and the Form Post Response Mode), the faults that spoil a
-//! response, the redemption of codes at the token endpoint, and the
-//! browserless driver.
+//! (RFC 7636) and the `iss` response parameter (RFC 9207); its requests
+//! (plain, pushed under a `request_uri`, RFC 9126 §4, or in a request
+//! object, RFC 9101); its responses (query, the Form Post Response Mode,
+//! and JARM's `query.jwt`/`form_post.jwt`); the faults that spoil a
+//! response; the redemption of codes at the token endpoint (with their
+//! DPoP binding, RFC 9449 §10); and the browserless driver.
 
 use std::sync::Arc;
 
@@ -10,9 +12,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
+use serde_json::{Map, Value};
+
 use super::client::MockClient;
+use super::jarm::ResponseMode;
 use super::token::oauth_error;
-use super::{MockAuthorizationServer, ServerState, UserGrant};
+use super::{jar, jarm, par, MockAuthorizationServer, ServerState, UserGrant};
 use crate::error::{Error, ErrorKind};
 use crate::jose::{b64url, random_b64url, sha256};
 
@@ -34,7 +39,14 @@ const OPENID_SCOPES: [&str; 6] = [
 /// What is wrong with the next response of the authorization endpoint (see
 /// [`MockAuthorizationServer::tamper_next_authorization_response`]), to test
 /// a client's checks of the authorization response (RFC 6749 §4.1.2, RFC
-/// 9207 §2.4, OIDC Core §3.1.2.7).
+/// 9207 §2.4, OIDC Core §3.1.2.7, JWT Secured Authorization Response Mode
+/// §2.4).
+///
+/// In a JARM response (`response_mode=jwt`, `query.jwt`, `form_post.jwt`)
+/// the variants other than the `Jarm…` ones spoil the parameters before
+/// they become the claims of the response JWT (a repeated `state` is then
+/// one claim); the `Jarm…` ones spoil the JWT, and do nothing to a plain
+/// response (they are used up all the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthorizationResponseFault {
@@ -63,6 +75,40 @@ pub enum AuthorizationResponseFault {
     /// A `state` that is not the request's (a random value, also when the
     /// request had none): a CSRF defence must refuse it.
     WrongState,
+    /// For a JARM response (JWT Secured Authorization Response Mode, §2.1):
+    /// sets each member as a claim of the response JWT, replacing the one
+    /// the server would send; a `null` value removes the claim. The JWT is
+    /// then signed normally. E.g. another `iss` or `aud`, an `exp` in the
+    /// past, or no `exp`: each a response the client must refuse (JARM §2.4).
+    /// No effect on a plain response.
+    JarmClaims(Map<String, Value>),
+    /// For a JARM response: an Unsecured JWS (RFC 7519 §6), header
+    /// `{"alg":"none","typ":"JWT"}`, the normal claims, an empty signature
+    /// (the JWT ends in `.`); JARM §2.1 requires a signed response. No
+    /// effect on a plain response.
+    JarmAlgNone,
+    /// For a JARM response: signed with a fresh key of the server's
+    /// algorithm whose `kid` (`unknown-…`) is not in the JWK Set. No effect
+    /// on a plain response.
+    JarmUnknownKid,
+    /// For a JARM response: signed normally, then every signature byte
+    /// inverted (XORed with `0xff`), so the signature no longer verifies
+    /// (JARM §2.4). No effect on a plain response.
+    JarmSignature,
+}
+
+impl AuthorizationResponseFault {
+    /// [`AuthorizationResponseFault::JarmClaims`] from a JSON object, e.g.
+    /// `AuthorizationResponseFault::jarm_claims(json!({"aud": "someone-else", "exp": null}))`.
+    ///
+    /// # Panics
+    /// If `claims` is not a JSON object.
+    pub fn jarm_claims(claims: Value) -> Self {
+        match claims {
+            Value::Object(map) => AuthorizationResponseFault::JarmClaims(map),
+            _ => panic!("AuthorizationResponseFault::jarm_claims takes a JSON object"),
+        }
+    }
 }
 
 /// An authorization code not yet redeemed.
@@ -70,6 +116,9 @@ pub(super) struct AuthorizationCode {
     redirect_uri: String,
     code_challenge: String,
     nonce: Option<String>,
+    /// The thumbprint of the DPoP key the token request must prove
+    /// possession of (RFC 9449 §10).
+    dpop_jkt: Option<String>,
     expires_at: u64,
     grant: Arc<UserGrant>,
 }
@@ -81,53 +130,81 @@ pub(super) struct Redeemed {
     pub(super) nonce: Option<String>,
 }
 
-/// `GET` or `POST {issuer}/authorize`: checks the request and approves it at
-/// once as the configured user.
-pub(super) fn authorize(state: &ServerState, params: &[(String, String)]) -> Response {
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let repeated = |name: &str| params.iter().filter(|(k, _)| k == name).count() > 1;
+/// The first value of `name` in `params`.
+pub(super) fn first<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether `name` appears more than once in `params`.
+fn repeated(params: &[(String, String)], name: &str) -> bool {
+    params.iter().filter(|(k, _)| k == name).count() > 1
+}
+
+/// `GET` or `POST {issuer}/authorize`: finds the request (the parameters
+/// themselves, those pushed under a `request_uri`, RFC 9126 §4, or those
+/// of a request object, RFC 9101 §6), checks it and approves it at once as
+/// the configured user.
+pub(super) fn authorize(state: &ServerState, query: &[(String, String)]) -> Response {
     // Errors that must not be sent to an unverified redirect URI (RFC 6749
     // §4.1.2.1): shown to the user, here a 400 with a JSON error.
     let bad_request = |error: &str, why: &str| oauth_error(StatusCode::BAD_REQUEST, error, why);
-    for name in ["client_id", "redirect_uri"] {
-        if repeated(name) {
+    for name in ["client_id", "request", "request_uri"] {
+        if repeated(query, name) {
             return bad_request("invalid_request", &format!("{name} repeated"));
         }
     }
-    let Some(client_id) = param("client_id") else {
+    let Some(client_id) = first(query, "client_id") else {
         return bad_request("invalid_request", "client_id missing");
     };
     let Some(client) = state.client(client_id) else {
         return bad_request("invalid_client", &format!("unknown client {client_id:?}"));
     };
-    let Some(redirect_uri) = param("redirect_uri") else {
-        return bad_request("invalid_request", "redirect_uri missing");
+    let pushed;
+    let from_object;
+    let params = match (first(query, "request_uri"), first(query, "request")) {
+        (Some(_), Some(_)) => {
+            return bad_request(
+                "invalid_request",
+                "request and request_uri together (RFC 9101 §5)",
+            )
+        }
+        // RFC 9126 §4: the pushed parameters, and no others.
+        (Some(uri), None) => match par::take(state, client, uri) {
+            Ok(params) => {
+                pushed = params;
+                &pushed
+            }
+            Err(why) => return bad_request("invalid_request_uri", &why),
+        },
+        (None, _) if state.require_par || client.require_par => {
+            return bad_request(
+                "invalid_request",
+                "pushed authorization requests are required (RFC 9126 §5, §6): send the \
+                 request_uri of the PAR endpoint",
+            )
+        }
+        // RFC 9101 §6.3: only the parameters of the request object.
+        (None, Some(jwt)) => match jar::request_object_params(state, client, jwt) {
+            Ok(params) => {
+                from_object = params;
+                &from_object
+            }
+            Err(why) => return request_object_error(state, client, query, why),
+        },
+        (None, None) => query,
     };
-    let redirect = match Url::parse(redirect_uri) {
-        Ok(url) if MockClient::allows_uri(&client.redirect_uris, redirect_uri) => url,
-        _ if client.redirect_uris.is_empty() => {
-            return bad_request(
-                "invalid_request",
-                "redirect_uri is not an absolute URL without a fragment",
-            )
-        }
-        _ => {
-            return bad_request(
-                "invalid_request",
-                "redirect_uri is not registered for this client",
-            )
-        }
+    let redirect = match redirect_target(client, params) {
+        Ok(url) => url,
+        Err(why) => return bad_request("invalid_request", &why),
     };
     // From here on, errors go back to the client.
-    let form_post = param("response_mode") == Some("form_post");
-    let checked = check(client, &param, &repeated);
+    let mode = ResponseMode::of(first(params, "response_mode")).unwrap_or(ResponseMode::Query);
+    let checked = check(client, params);
     let fault = state.authorization_faults.lock().expect("lock").pop_front();
-    let mut response: Vec<(String, String)> = match (&fault, checked) {
+    let response: Vec<(String, String)> = match (&fault, checked) {
         (Some(AuthorizationResponseFault::Error { error, description }), _) => {
             error_params(error, description.as_deref())
         }
@@ -144,9 +221,10 @@ pub(super) fn authorize(state: &ServerState, params: &[(String, String)]) -> Res
             state.codes.lock().expect("lock").insert(
                 code.clone(),
                 AuthorizationCode {
-                    redirect_uri: redirect_uri.to_owned(),
+                    redirect_uri: first(params, "redirect_uri").unwrap_or_default().to_owned(),
                     code_challenge: request.code_challenge,
                     nonce: request.nonce,
+                    dpop_jkt: request.dpop_jkt,
                     expires_at: now + CODE_LIFETIME,
                     grant,
                 },
@@ -154,14 +232,91 @@ pub(super) fn authorize(state: &ServerState, params: &[(String, String)]) -> Res
             vec![("code".to_owned(), code)]
         }
     };
-    if let Some(s) = param("state") {
+    respond(
+        state,
+        client,
+        redirect,
+        mode,
+        first(params, "state"),
+        response,
+        fault,
+    )
+}
+
+/// The answer to a request object that is refused (RFC 9101 §6.1, §6.2):
+/// `invalid_request_object` sent to the client when its redirect URI can
+/// be trusted without the object (the query's `redirect_uri` if it is
+/// registered for the client, else the client's only registered one), with
+/// the query's `state` and `response_mode`; otherwise a 400.
+fn request_object_error(
+    state: &ServerState,
+    client: &MockClient,
+    query: &[(String, String)],
+    why: String,
+) -> Response {
+    let registered = |uri: &&str| client.redirect_uris.iter().any(|r| r == uri);
+    let trusted = first(query, "redirect_uri")
+        .filter(registered)
+        .or(match client.redirect_uris.as_slice() {
+            [only] => Some(only.as_str()),
+            _ => None,
+        })
+        .and_then(|uri| Url::parse(uri).ok());
+    let Some(redirect) = trusted else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request_object", &why);
+    };
+    let mode = ResponseMode::of(first(query, "response_mode")).unwrap_or(ResponseMode::Query);
+    let fault = state.authorization_faults.lock().expect("lock").pop_front();
+    let response = match &fault {
+        Some(AuthorizationResponseFault::Error { error, description }) => {
+            error_params(error, description.as_deref())
+        }
+        _ => error_params("invalid_request_object", Some(&why)),
+    };
+    respond(
+        state,
+        client,
+        redirect,
+        mode,
+        first(query, "state"),
+        response,
+        fault,
+    )
+}
+
+/// Sends `response` (a code or an error) to the client at `redirect`:
+/// adds `state` (the request's) and `iss` (RFC 9207), spoils it as `fault`
+/// says, wraps it in a JWT for a JARM mode, and answers with a `303` to
+/// the redirect URI or a form-post page.
+fn respond(
+    state: &ServerState,
+    client: &MockClient,
+    redirect: Url,
+    mode: ResponseMode,
+    request_state: Option<&str>,
+    mut response: Vec<(String, String)>,
+    fault: Option<AuthorizationResponseFault>,
+) -> Response {
+    if let Some(s) = request_state {
         response.push(("state".into(), s.into()));
     }
     response.push(("iss".into(), state.issuer.clone()));
-    if let Some(fault) = fault {
+    if let Some(fault) = &fault {
         spoil(&mut response, fault);
     }
-    if form_post {
+    if mode.is_jwt() {
+        match jarm::response_jwt(state, &client.client_id, &response, fault.as_ref()) {
+            Ok(jwt) => response = vec![("response".to_owned(), jwt)],
+            Err(e) => {
+                return oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &e.to_string(),
+                )
+            }
+        }
+    }
+    if mode.is_form_post() {
         form_post_response(redirect.as_str(), &response)
     } else {
         let mut location = redirect;
@@ -176,20 +331,47 @@ pub(super) fn authorize(state: &ServerState, params: &[(String, String)]) -> Res
     }
 }
 
+/// The `redirect_uri` of the request, if acceptable for `client`: present
+/// once and registered (compared as a string), or, when the client
+/// registered none, an absolute URL without a fragment (RFC 6749 §3.1.2,
+/// OIDC Core §3.1.2.1). Also checks that `client_id` is not repeated.
+pub(super) fn redirect_target(
+    client: &MockClient,
+    params: &[(String, String)],
+) -> Result<Url, String> {
+    for name in ["client_id", "redirect_uri"] {
+        if repeated(params, name) {
+            return Err(format!("{name} repeated"));
+        }
+    }
+    let Some(redirect_uri) = first(params, "redirect_uri") else {
+        return Err("redirect_uri missing".into());
+    };
+    match Url::parse(redirect_uri) {
+        Ok(url) if MockClient::allows_uri(&client.redirect_uris, redirect_uri) => Ok(url),
+        _ if client.redirect_uris.is_empty() => {
+            Err("redirect_uri is not an absolute URL without a fragment".into())
+        }
+        _ => Err("redirect_uri is not registered for this client".into()),
+    }
+}
+
 /// What a valid authorization request asks for.
-struct ValidRequest {
+pub(super) struct ValidRequest {
     scope: String,
     code_challenge: String,
     nonce: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10).
+    dpop_jkt: Option<String>,
 }
 
 /// Checks the parameters whose errors go back to the client: the OAuth
 /// error code and description, or the request.
-fn check<'p>(
+pub(super) fn check(
     client: &MockClient,
-    param: &dyn Fn(&str) -> Option<&'p str>,
-    repeated: &dyn Fn(&str) -> bool,
+    params: &[(String, String)],
 ) -> Result<ValidRequest, (&'static str, String)> {
+    let param = |name: &str| first(params, name);
     let invalid = |why: &str| Err(("invalid_request", why.to_owned()));
     for name in [
         "response_type",
@@ -201,27 +383,14 @@ fn check<'p>(
         "code_challenge_method",
         "max_age",
         "prompt",
+        "dpop_jkt",
     ] {
-        if repeated(name) {
+        if repeated(params, name) {
             return invalid(&format!("{name} repeated"));
         }
     }
-    // OIDC Core §6: request objects are not supported.
-    if param("request").is_some() {
-        return Err((
-            "request_not_supported",
-            "request objects are not supported".into(),
-        ));
-    }
-    if param("request_uri").is_some() {
-        return Err((
-            "request_uri_not_supported",
-            "request_uri is not supported".into(),
-        ));
-    }
-    match param("response_mode") {
-        None | Some("query" | "form_post") => {}
-        Some(other) => return invalid(&format!("response_mode {other:?} is not supported")),
+    if let Some(other) = param("response_mode").filter(|m| ResponseMode::of(Some(m)).is_none()) {
+        return invalid(&format!("response_mode {other:?} is not supported"));
     }
     match param("response_type") {
         None => return invalid("response_type missing"),
@@ -263,6 +432,7 @@ fn check<'p>(
         scope: scopes.join(" "),
         code_challenge: code_challenge.to_owned(),
         nonce: param("nonce").map(str::to_owned),
+        dpop_jkt: param("dpop_jkt").map(str::to_owned),
     })
 }
 
@@ -282,9 +452,10 @@ fn error_params(error: &str, description: Option<&str>) -> Vec<(String, String)>
     params
 }
 
-/// Applies a fault other than [`AuthorizationResponseFault::Error`] (done
-/// already) to the response parameters.
-fn spoil(params: &mut Vec<(String, String)>, fault: AuthorizationResponseFault) {
+/// Applies a fault to the response parameters: not
+/// [`AuthorizationResponseFault::Error`] (done already) nor the JARM ones
+/// (applied to the response JWT).
+fn spoil(params: &mut Vec<(String, String)>, fault: &AuthorizationResponseFault) {
     let set = |params: &mut Vec<(String, String)>, name: &str, value: String| match params
         .iter_mut()
         .find(|(k, _)| k == name)
@@ -293,8 +464,12 @@ fn spoil(params: &mut Vec<(String, String)>, fault: AuthorizationResponseFault) 
         None => params.push((name.to_owned(), value)),
     };
     match fault {
-        AuthorizationResponseFault::Error { .. } => {}
-        AuthorizationResponseFault::WrongIssuer(iss) => set(params, "iss", iss),
+        AuthorizationResponseFault::Error { .. }
+        | AuthorizationResponseFault::JarmClaims(_)
+        | AuthorizationResponseFault::JarmAlgNone
+        | AuthorizationResponseFault::JarmUnknownKid
+        | AuthorizationResponseFault::JarmSignature => {}
+        AuthorizationResponseFault::WrongIssuer(iss) => set(params, "iss", iss.clone()),
         AuthorizationResponseFault::NoIssuer => params.retain(|(k, _)| k != "iss"),
         AuthorizationResponseFault::DuplicateState => {
             let value = params
@@ -307,7 +482,9 @@ fn spoil(params: &mut Vec<(String, String)>, fault: AuthorizationResponseFault) 
             let value = value.unwrap_or_else(|| "duplicate-state".into());
             params.push(("state".into(), value));
         }
-        AuthorizationResponseFault::ExtraParam(name, value) => params.push((name, value)),
+        AuthorizationResponseFault::ExtraParam(name, value) => {
+            params.push((name.clone(), value.clone()));
+        }
         AuthorizationResponseFault::WrongState => {
             set(params, "state", random_b64url(16).unwrap_or_default());
         }
@@ -396,13 +573,15 @@ fn html_unescape(s: &str) -> String {
 /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6): the
 /// code must be known, unused, unexpired and issued to `client`; the
 /// `redirect_uri` that of the authorization request; the `code_verifier`
-/// must hash to the `code_challenge`. A code is spent by the first token
-/// request that presents it, whatever the outcome; presenting it again
-/// revokes the tokens issued for it (RFC 6749 §4.1.2).
+/// must hash to the `code_challenge`; a code bound to a DPoP key needs a
+/// proof of that key, `proof_jkt` (RFC 9449 §10). A code is spent by the
+/// first token request that presents it, whatever the outcome; presenting
+/// it again revokes the tokens issued for it (RFC 6749 §4.1.2).
 pub(super) fn redeem(
     state: &ServerState,
     client: &MockClient,
     form: &[(String, String)],
+    proof_jkt: Option<&str>,
 ) -> Result<Redeemed, (&'static str, String)> {
     let param = |name: &str| {
         form.iter()
@@ -476,6 +655,20 @@ pub(super) fn redeem(
             "code_verifier does not match the code_challenge (PKCE)",
         ));
     }
+    // RFC 9449 §10: a code bound to a DPoP key is redeemed with a proof of
+    // that key.
+    match (&entry.dpop_jkt, proof_jkt) {
+        (Some(bound), Some(proof)) if bound == proof => {}
+        (Some(_), Some(_)) => {
+            return Err(invalid_grant(
+                "the DPoP proof is not from the key the authorization code is bound to (dpop_jkt)",
+            ))
+        }
+        (Some(_), None) => return Err(invalid_grant(
+            "the authorization code is bound to a DPoP key (dpop_jkt): a DPoP proof is required",
+        )),
+        (None, _) => {}
+    }
     Ok(Redeemed {
         code: code.to_owned(),
         grant: entry.grant,
@@ -492,8 +685,9 @@ impl MockAuthorizationServer {
 
     /// Makes the next response of the authorization endpoint faulty (a
     /// response that goes back to the client: a code or a redirected
-    /// error; a 400 for an unknown client or redirect URI does not consume
-    /// it). Several calls queue several faults, one per response.
+    /// error, plain or JARM; a 400 for an unknown client, an unusable
+    /// `request_uri` or redirect URI does not consume it). Several calls
+    /// queue several faults, one per response.
     pub fn tamper_next_authorization_response(&self, fault: AuthorizationResponseFault) {
         self.state
             .authorization_faults
@@ -506,17 +700,21 @@ impl MockAuthorizationServer {
     /// request to this server, as a client builds it) without following
     /// redirects, and returns the callback URL the server redirects to, i.e.
     /// the `redirect_uri` with `code`, `state` and `iss` (or `error`, …) in
-    /// its query. The user approves at once; there is no login page.
+    /// its query, or, for `response_mode=jwt` or `query.jwt` (JARM §2.3.1),
+    /// with only `response`, the response JWT. The user approves at once;
+    /// there is no login page. A pushed request's URL (`client_id` and
+    /// `request_uri`, RFC 9126 §4) and one with a request object
+    /// (`client_id` and `request`, RFC 9101 §5) work the same way.
     ///
     /// # Errors
     /// - `InvalidInput` if the URL is not this server's authorization
     ///   endpoint;
     /// - `UnexpectedStatus` if the server refuses the request without
-    ///   redirecting (unknown client, unregistered redirect URI: a 400
-    ///   whose [`body_snippet`](crate::Error::body_snippet) is the JSON
-    ///   error);
-    /// - `InvalidResponse` for a `response_mode=form_post` request, whose
-    ///   answer is a page: use
+    ///   redirecting (unknown client, unregistered redirect URI, unusable
+    ///   `request_uri`, pushed request required: a 400 whose
+    ///   [`body_snippet`](crate::Error::body_snippet) is the JSON error);
+    /// - `InvalidResponse` for a `response_mode=form_post` (or
+    ///   `form_post.jwt`) request, whose answer is a page: use
     ///   [`authorize_form_post`](Self::authorize_form_post).
     pub async fn authorize(&self, authorization_url: &Url) -> crate::Result<Url> {
         let (status, location, body) = self.visit(authorization_url).await?;
@@ -540,7 +738,8 @@ impl MockAuthorizationServer {
     /// Form Post Response Mode): GETs `authorization_url` and returns what
     /// the page's auto-submitting form would POST: the `redirect_uri` (the
     /// form's action) and the parameters (`code`, `state`, `iss`, or
-    /// `error`, …) in order. POST them yourself, e.g. with reqwest's
+    /// `error`, …) in order; for `response_mode=form_post.jwt` (JARM
+    /// §2.3.3), the one parameter `("response", <the response JWT>)`. POST them yourself, e.g. with reqwest's
     /// `.form(&params)`.
     ///
     /// # Errors
@@ -634,15 +833,15 @@ mod tests {
             ]
         };
         let mut p = base();
-        spoil(&mut p, AuthorizationResponseFault::NoIssuer);
+        spoil(&mut p, &AuthorizationResponseFault::NoIssuer);
         assert!(!p.iter().any(|(k, _)| k == "iss"));
         let mut p = base();
-        spoil(&mut p, AuthorizationResponseFault::DuplicateState);
+        spoil(&mut p, &AuthorizationResponseFault::DuplicateState);
         let states: Vec<_> = p.iter().filter(|(k, _)| k == "state").collect();
         assert_eq!(states.len(), 2);
         assert!(states.iter().all(|(_, v)| v == "s"));
         let mut p = base();
-        spoil(&mut p, AuthorizationResponseFault::WrongState);
+        spoil(&mut p, &AuthorizationResponseFault::WrongState);
         let state = &p.iter().find(|(k, _)| k == "state").unwrap().1;
         assert_ne!(state, "s");
         assert_eq!(p.len(), 3);

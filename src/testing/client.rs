@@ -1,6 +1,7 @@
-//! Registered clients and client authentication at the token, introspection
-//! and revocation endpoints (RFC 6749 §2.3, RFC 7523 §3, OIDC Core §9),
-//! verified as a real server does.
+//! Registered clients and client authentication at the token, pushed
+//! authorization request, introspection and revocation endpoints (RFC 6749
+//! §2.3, RFC 7523 §3, RFC 9126 §2, OIDC Core §9), verified as a real server
+//! does.
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -25,6 +26,13 @@ pub struct MockClient {
     pub(super) scopes: Option<Vec<String>>,
     pub(super) redirect_uris: Vec<String>,
     pub(super) post_logout_redirect_uris: Vec<String>,
+    /// The client must push its authorization requests (RFC 9126 §6).
+    pub(super) require_par: bool,
+    /// The key request objects are verified with, when not the
+    /// `private_key_jwt` key.
+    request_object_key: Option<Jwk>,
+    /// The registered `authorization_signed_response_alg` (JARM §3).
+    pub(super) authorization_signed_response_alg: Option<JwsAlgorithm>,
 }
 
 #[derive(Clone)]
@@ -47,6 +55,12 @@ impl std::fmt::Debug for MockClient {
             .field("scopes", &self.scopes)
             .field("redirect_uris", &self.redirect_uris)
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("require_pushed_authorization_requests", &self.require_par)
+            .field("request_object_key", &self.request_object_key.is_some())
+            .field(
+                "authorization_signed_response_alg",
+                &self.authorization_signed_response_alg,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +149,44 @@ impl MockClient {
         self
     }
 
+    /// Registers `require_pushed_authorization_requests` for this client
+    /// (RFC 9126 §6): the authorization endpoint then refuses its requests
+    /// that do not carry a `request_uri` from the PAR endpoint (a 400 with
+    /// `invalid_request`). Default: false.
+    #[must_use]
+    pub fn require_pushed_authorization_requests(mut self, require: bool) -> Self {
+        self.require_par = require;
+        self
+    }
+
+    /// Registers the public key that verifies this client's request objects
+    /// (the `request` parameter, RFC 9101 §6.1), e.g.
+    /// [`PrivateKey::public_jwk`](crate::PrivateKey::public_jwk): for a
+    /// client of another authentication method than `private_key_jwt`, whose
+    /// key verifies them otherwise. The JWK's `alg`, when it has one, is the
+    /// only algorithm accepted with it.
+    ///
+    /// # Panics
+    /// If `public_jwk` is not a JWK.
+    #[must_use]
+    pub fn request_object_key(mut self, public_jwk: &Map<String, Value>) -> Self {
+        self.request_object_key = Some(Jwk::from_map(public_jwk.clone()).expect("a public JWK"));
+        self
+    }
+
+    /// Registers `authorization_signed_response_alg` (JWT Secured
+    /// Authorization Response Mode for OAuth 2.0, §3): the algorithm of the
+    /// JWTs of its `response_mode=jwt` (or `query.jwt`, `form_post.jwt`)
+    /// responses. The mock signs them with its own signing key, so this must
+    /// be the server's [`signing_alg`](super::MockServerBuilder::signing_alg):
+    /// [`start`](super::MockServerBuilder::start) fails otherwise. Without
+    /// it, JARM responses are signed with the server's algorithm too.
+    #[must_use]
+    pub fn authorization_signed_response_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.authorization_signed_response_alg = Some(alg);
+        self
+    }
+
     fn with(client_id: impl Into<String>, method: MockAuth) -> Self {
         MockClient {
             client_id: client_id.into(),
@@ -142,6 +194,20 @@ impl MockClient {
             scopes: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
+            require_par: false,
+            request_object_key: None,
+            authorization_signed_response_alg: None,
+        }
+    }
+
+    /// The key that verifies the client's request objects: the registered
+    /// [`request_object_key`](Self::request_object_key), else its
+    /// `private_key_jwt` key.
+    pub(super) fn request_object_jwk(&self) -> Option<&Jwk> {
+        match (&self.request_object_key, &self.method) {
+            (Some(key), _) => Some(key),
+            (None, MockAuth::PrivateKeyJwt(key)) => Some(key),
+            _ => None,
         }
     }
 
@@ -322,15 +388,20 @@ fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Resu
     if claims["iss"] != id || claims["sub"] != id {
         return Err("assertion iss/sub must be the client_id".into());
     }
+    // RFC 7523 §3: the issuer or the token endpoint; at the PAR endpoint
+    // also its own URL (RFC 9126 §2).
     let token_endpoint = format!("{}/token", state.issuer);
-    let aud_ok = |a: &Value| a == state.issuer.as_str() || a == token_endpoint.as_str();
+    let par_endpoint = format!("{}/par", state.issuer);
+    let aud_ok = |a: &Value| {
+        a == state.issuer.as_str() || a == token_endpoint.as_str() || a == par_endpoint.as_str()
+    };
     let aud_valid = match &claims["aud"] {
         Value::Array(list) => list.iter().any(aud_ok),
         other => aud_ok(other),
     };
     if !aud_valid {
         return Err(format!(
-            "assertion aud {} is neither issuer nor token endpoint",
+            "assertion aud {} is not the issuer, the token endpoint or the PAR endpoint",
             claims["aud"]
         ));
     }

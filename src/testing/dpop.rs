@@ -31,6 +31,29 @@ pub(super) enum DPoPFailure {
     Invalid(String),
 }
 
+/// The DPoP proof of a `POST` to `url` (the token or PAR endpoint), if one
+/// is sent: verified, the thumbprint of its key; or the error code and
+/// description of the 400 that refuses it (`use_dpop_nonce`,
+/// `invalid_dpop_proof`; RFC 9449 §4.3, §8).
+pub(super) fn optional_proof(
+    state: &ServerState,
+    headers: &HeaderMap,
+    url: &str,
+) -> Result<Option<String>, (&'static str, String)> {
+    match headers.get_all("dpop").iter().count() {
+        0 => Ok(None),
+        1 => match verify_dpop_proof(state, headers, "POST", url, None) {
+            Ok(jkt) => Ok(Some(jkt)),
+            Err(DPoPFailure::Nonce) => Err((
+                "use_dpop_nonce",
+                "Authorization server requires nonce in DPoP proof".into(),
+            )),
+            Err(DPoPFailure::Invalid(why)) => Err(("invalid_dpop_proof", why)),
+        },
+        _ => Err(("invalid_dpop_proof", "several DPoP headers".into())),
+    }
+}
+
 /// Verifies a DPoP proof as RFC 9449 §4.3 says, returning the thumbprint of
 /// its key.
 pub(super) fn verify_dpop_proof(

@@ -113,29 +113,43 @@ pub(super) fn issue(
     );
     claims.remove("azp");
     let fault = state.id_token_faults.lock().expect("lock").pop_front();
-    let Some(fault) = fault else {
-        return key.sign_jwt(Some("JWT"), &[], claims);
-    };
-    match fault {
-        IdTokenFault::Claims(changes) => {
-            let names_azp = changes.contains_key("azp");
-            for (name, value) in changes {
-                if value.is_null() {
-                    claims.remove(&name);
-                } else {
-                    claims.insert(name, value);
-                }
-            }
-            let several = claims
-                .get("aud")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.len() > 1);
-            if several && !names_azp {
-                claims.insert("azp".into(), grant.client_id.clone().into());
-            }
-            key.sign_jwt(Some("JWT"), &[], claims)
+    if let Some(IdTokenFault::Claims(changes)) = &fault {
+        let names_azp = changes.contains_key("azp");
+        change_claims(&mut claims, changes.clone());
+        let several = claims
+            .get("aud")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() > 1);
+        if several && !names_azp {
+            claims.insert("azp".into(), grant.client_id.clone().into());
         }
-        IdTokenFault::AlgNone => {
+    }
+    sign_spoiled(&key, claims, fault.as_ref())
+}
+
+/// Sets each member of `changes` as a claim, a `null` removing it.
+pub(super) fn change_claims(claims: &mut Map<String, Value>, changes: Map<String, Value>) {
+    for (name, value) in changes {
+        if value.is_null() {
+            claims.remove(&name);
+        } else {
+            claims.insert(name, value);
+        }
+    }
+}
+
+/// Signs `claims` with `key` as a JWT (header `alg`, `kid`, `typ: "JWT"`),
+/// spoiled as `fault` says: the server's JWTs (ID Tokens, JARM responses)
+/// share this. [`IdTokenFault::Claims`] signs normally (the caller changed
+/// the claims).
+pub(super) fn sign_spoiled(
+    key: &PrivateKey,
+    claims: Map<String, Value>,
+    fault: Option<&IdTokenFault>,
+) -> crate::Result<String> {
+    match fault {
+        None | Some(IdTokenFault::Claims(_)) => key.sign_jwt(Some("JWT"), &[], claims),
+        Some(IdTokenFault::AlgNone) => {
             let header = json!({"alg": "none", "typ": "JWT"});
             Ok(format!(
                 "{}.{}.",
@@ -143,14 +157,14 @@ pub(super) fn issue(
                 b64url(Value::Object(claims).to_string().as_bytes())
             ))
         }
-        IdTokenFault::HmacWithPublicKey => hmac_with_public_key(&key, claims),
-        IdTokenFault::UnknownKid => {
+        Some(IdTokenFault::HmacWithPublicKey) => hmac_with_public_key(key, claims),
+        Some(IdTokenFault::UnknownKid) => {
             let stranger = PrivateKey::generate(key.algorithm())?
                 .with_kid(format!("unknown-{}", random_b64url(9)?));
             stranger.sign_jwt(Some("JWT"), &[], claims)
         }
-        IdTokenFault::Crit => key.sign_jwt(Some("JWT"), &[("crit", json!(["exp"]))], claims),
-        IdTokenFault::Encrypted => {
+        Some(IdTokenFault::Crit) => key.sign_jwt(Some("JWT"), &[("crit", json!(["exp"]))], claims),
+        Some(IdTokenFault::Encrypted) => {
             let header = json!({
                 "alg": "RSA-OAEP-256",
                 "enc": "A256GCM",
@@ -166,7 +180,7 @@ pub(super) fn issue(
                 random_b64url(16)?,
             ))
         }
-        IdTokenFault::Signature => {
+        Some(IdTokenFault::Signature) => {
             let jwt = key.sign_jwt(Some("JWT"), &[], claims)?;
             let (input, signature) = jwt.rsplit_once('.').expect("a compact JWS");
             let mut bytes = URL_SAFE_NO_PAD

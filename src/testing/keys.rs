@@ -101,8 +101,8 @@ pub(super) fn jwks(state: &ServerState) -> Response {
 }
 
 /// The three parts of a compact JWS and its decoded header.
-struct CompactJws<'a> {
-    header: Map<String, Value>,
+pub(super) struct CompactJws<'a> {
+    pub(super) header: Map<String, Value>,
     header_b64: &'a str,
     payload_b64: &'a str,
     signature: Vec<u8>,
@@ -110,7 +110,7 @@ struct CompactJws<'a> {
 
 impl<'a> CompactJws<'a> {
     /// Splits and decodes `jwt`; the error says what is wrong.
-    fn parse(jwt: &'a str) -> Result<Self, String> {
+    pub(super) fn parse(jwt: &'a str) -> Result<Self, String> {
         let mut parts = jwt.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -134,7 +134,7 @@ impl<'a> CompactJws<'a> {
     }
 
     /// The payload as a JSON object.
-    fn claims(&self) -> Result<Map<String, Value>, String> {
+    pub(super) fn claims(&self) -> Result<Map<String, Value>, String> {
         URL_SAFE_NO_PAD
             .decode(self.payload_b64)
             .ok()
@@ -144,6 +144,12 @@ impl<'a> CompactJws<'a> {
 
     /// Verifies the signature with `jwk` and the header's `alg`.
     fn verify(&self, jwk: &Map<String, Value>) -> Result<(), String> {
+        self.verify_with(&Jwk::from_map(jwk.clone()).map_err(|e| e.to_string())?)
+    }
+
+    /// Verifies the signature with `jwk` and the header's `alg` (refused if
+    /// the JWK names another `alg`).
+    pub(super) fn verify_with(&self, jwk: &Jwk) -> Result<(), String> {
         let alg: JwsAlgorithm = self
             .header
             .get("alg")
@@ -151,8 +157,7 @@ impl<'a> CompactJws<'a> {
             .unwrap_or_default()
             .parse()
             .map_err(|_| "unsupported alg")?;
-        let jwk = Jwk::from_map(jwk.clone()).map_err(|e| e.to_string())?;
-        verifier_for(alg, &jwk)?
+        verifier_for(alg, jwk)?
             .verify(
                 format!("{}.{}", self.header_b64, self.payload_b64).as_bytes(),
                 &self.signature,

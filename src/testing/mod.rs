@@ -16,22 +16,42 @@
 //!   extension grants, and the authorization code grant with PKCE. Client
 //!   authentication is verified: form-urldecoded Basic credentials, JWT
 //!   assertion signatures and claims, `jti` replay ([`MockClient`]).
-//! - DPoP (RFC 9449): proofs verified at the token, userinfo and resource
-//!   endpoints, tokens bound, server nonces on demand.
+//! - Pushed authorization requests (PAR, RFC 9126) at `{issuer}/par`,
+//!   [required](MockServerBuilder::require_pushed_authorization_requests)
+//!   on demand (or by [one client](MockClient::require_pushed_authorization_requests)).
+//! - DPoP (RFC 9449): proofs verified at the token, PAR, userinfo and
+//!   resource endpoints, tokens bound, codes bound (`dpop_jkt`, §10),
+//!   server nonces on demand.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
-//! - One-shot [`Fault`]s for the discovery, token, introspection and
+//! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
 //!   revocation, JWK Set and userinfo endpoints.
 //!
 //! # OpenID Connect, without a browser
 //!
 //! | Endpoint | What it does |
 //! |---|---|
-//! | `GET`/`POST {issuer}/authorize` | Checks the request (OIDC Core §3.1.2.1, PKCE with `S256` required, RFC 7636) and approves it at once as the configured user: no login page, no consent. Answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207), or with `response_mode=form_post` a page whose form posts them. Errors about the request go back the same way; an unknown client or an unacceptable `redirect_uri` is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
-//! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge. Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
+//! | `POST {issuer}/par` | A pushed authorization request (RFC 9126 §2): the client authenticated as at the token endpoint (every method; the PAR URL is an accepted assertion audience), the authorization request's parameters in the form, or in a request object (`request`, with only `client_id` and client authentication beside it, §3), checked as the authorization endpoint checks them; a `request_uri` in it is refused (§2.1). A DPoP proof (`htu` the PAR URL), or a `dpop_jkt` parameter, binds the code (RFC 9449 §10.1). Answers `201` with `request_uri` (`urn:ietf:params:oauth:request_uri:…`) and `expires_in: 60`; errors are JSON, 400 (401 `invalid_client`). |
+//! | `GET`/`POST {issuer}/authorize` | Takes the request from the parameters, from a pushed request (`client_id` and a one-time, unexpired `request_uri` of that client: the other parameters are ignored, RFC 9126 §4), or from a request object (`client_id` and `request`, RFC 9101 §6); checks it (OIDC Core §3.1.2.1, PKCE with `S256` required, RFC 7636) and approves it at once as the configured user: no login page, no consent. Answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207), or with `response_mode=form_post` a page whose form posts them; with `response_mode=jwt`, `query.jwt` or `form_post.jwt` (JARM), the same carry the one parameter `response`, a signed JWT. Errors about the request go back the same way (`invalid_request_object` for a refused request object, when the redirect URI can be trusted without it); an unknown client, an unacceptable `redirect_uri`, an unusable `request_uri` (`invalid_request_uri`) or a missing one when PAR is required (`invalid_request`) is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
+//! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge, and, for a code bound to a DPoP key (a `dpop_jkt` parameter, or a proof at the PAR endpoint), a proof of that key (RFC 9449 §10; else `invalid_grant`). Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
+//!
+//! Request objects (JAR, RFC 9101) are verified with the client's key
+//! ([`MockClient::request_object_key`], else its `private_key_jwt` key):
+//! signed with ES256, PS256, RS256 or EdDSA (never `none`), `typ`
+//! `oauth-authz-req+jwt` when present, `iss` the client, `aud` the issuer,
+//! `exp` in the future and at most an hour after `nbf` (else `iat`), the
+//! `client_id` claim the request's, no `request` or `request_uri` inside.
+//! Their claims are the parameters (non-strings, like a numeric
+//! `max_age`, as their JSON text).
+//!
+//! JARM responses (JWT Secured Authorization Response Mode for OAuth 2.0
+//! §2.1, §2.3) are signed with the current signing key (header `alg`,
+//! `kid`, `typ: "JWT"`); their claims are the response parameters (`code`,
+//! `state`, `iss`, or `error`, `error_description`, `state`, `iss`) as
+//! strings, `aud` (the client), `exp` (`iat` + 300 s) and `iat`.
 //!
 //! The user is [`subject`](MockServerBuilder::subject) with
 //! [`user_claims`](MockServerBuilder::user_claims) (put into every ID Token
@@ -49,15 +69,19 @@
 //! [`tamper_next_authorization_response`](MockAuthorizationServer::tamper_next_authorization_response)
 //! the next authorization response ([`AuthorizationResponseFault`]: an
 //! error, a wrong or missing `iss`, a repeated or wrong `state`, an extra
-//! parameter).
+//! parameter; for JARM, claims of the response JWT, `alg: none`, an
+//! unknown `kid`, a bad signature).
 //!
 //! [`authorize`](MockAuthorizationServer::authorize) plays the browser: it
-//! GETs an authorization URL and returns the callback URL;
+//! GETs an authorization URL (a plain one, `client_id` and `request_uri`
+//! after a push, or `client_id` and `request`) and returns the callback
+//! URL;
 //! [`authorize_form_post`](MockAuthorizationServer::authorize_form_post)
-//! returns what a `form_post` page would post.
+//! returns what a `form_post` (or `form_post.jwt`) page would post.
 //!
-//! Not supported: the implicit and hybrid flows, request objects (`request`,
-//! `request_uri`: refused), `prompt` (ignored: the user is always signed
+//! Not supported: the implicit and hybrid flows, `request_uri` values other
+//! than the PAR endpoint's (none is fetched), encrypted request objects and
+//! responses, `fragment.jwt`, `prompt` (ignored: the user is always signed
 //! in), the `claims` parameter, pairwise subjects, encrypted tokens, and
 //! front- or back-channel logout; a logout is only recorded (tokens stay
 //! valid).
@@ -138,14 +162,68 @@
 //! assert_eq!(id_token.split('.').count(), 3);
 //! # Ok(()) }
 //! ```
+//!
+//! A pushed authorization request (RFC 9126) with a JARM response, by hand:
+//!
+//! ```
+//! use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+//! use oidckit::testing::{MockAuthorizationServer, MockClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MockAuthorizationServer::builder()
+//!     .client(MockClient::none("my-app").redirect_uris(["https://app.example/cb"]))
+//!     .require_pushed_authorization_requests(true)
+//!     .start()
+//!     .await?;
+//! let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
+//! let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+//! let form = url::form_urlencoded::Serializer::new(String::new())
+//!     .append_pair("response_type", "code")
+//!     .append_pair("client_id", "my-app")
+//!     .append_pair("redirect_uri", "https://app.example/cb")
+//!     .append_pair("scope", "openid")
+//!     .append_pair("state", "xyz")
+//!     .append_pair("response_mode", "jwt")
+//!     .append_pair("code_challenge", &challenge)
+//!     .append_pair("code_challenge_method", "S256")
+//!     .finish();
+//! let pushed = reqwest::Client::new()
+//!     .post(server.pushed_authorization_request_endpoint())
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     .body(form)
+//!     .send()
+//!     .await?;
+//! assert_eq!(pushed.status(), 201);
+//! let pushed: serde_json::Value = serde_json::from_slice(&pushed.bytes().await?)?;
+//! let request_uri = pushed["request_uri"].as_str().unwrap();
+//!
+//! let mut url = server.authorization_endpoint();
+//! url.query_pairs_mut()
+//!     .append_pair("client_id", "my-app")
+//!     .append_pair("request_uri", request_uri);
+//! let callback = server.authorize(&url).await?;
+//! // One parameter, `response`: a JWT signed with the server's key.
+//! let (name, jwt) = callback.query_pairs().next().unwrap();
+//! assert_eq!(name, "response");
+//! let claims = jwt.split('.').nth(1).unwrap();
+//! let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims)?)?;
+//! assert_eq!(claims["state"], "xyz");
+//! assert_eq!(claims["aud"], "my-app");
+//! assert!(claims["code"].is_string());
+//! # Ok(()) }
+//! ```
 
 mod authorize;
 mod client;
 mod dpop;
 mod fault;
 mod id_token;
+mod jar;
+mod jarm;
 mod keys;
 mod logout;
+mod par;
 mod resource;
 mod token;
 mod userinfo;
@@ -244,6 +322,7 @@ pub struct MockServerBuilder {
     user_claims: Map<String, Value>,
     auth_time: Option<u64>,
     userinfo_signed_response: bool,
+    require_par: bool,
 }
 
 impl MockServerBuilder {
@@ -365,11 +444,44 @@ impl MockServerBuilder {
         self
     }
 
+    /// Requires pushed authorization requests of every client (RFC 9126
+    /// §5): the discovery document says
+    /// `require_pushed_authorization_requests: true` and the authorization
+    /// endpoint refuses a request without a `request_uri` from the PAR
+    /// endpoint (a 400 with `invalid_request`). Default: false (a client can
+    /// still require it for itself,
+    /// [`MockClient::require_pushed_authorization_requests`]).
+    pub fn require_pushed_authorization_requests(mut self, require: bool) -> Self {
+        self.require_par = require;
+        self
+    }
+
     /// Generates the signing key, binds 127.0.0.1 on a free port and starts
     /// serving on the current Tokio runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the [`signing_alg`](Self::signing_alg) is an HMAC
+    /// algorithm, or a client registered an
+    /// [`authorization_signed_response_alg`](MockClient::authorization_signed_response_alg)
+    /// other than it; an I/O error if no port can be bound.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
         let signing = keys::SigningKeys::new(self.signing_alg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        for client in &self.clients {
+            match client.authorization_signed_response_alg {
+                Some(alg) if alg != self.signing_alg => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                        "client {:?} registered authorization_signed_response_alg {alg}, but the \
+                         server signs with {} (its only keys)",
+                            client.client_id, self.signing_alg
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let path = self.issuer_path.trim_end_matches('/').to_owned();
@@ -411,6 +523,10 @@ impl MockServerBuilder {
             userinfo_requests: AtomicUsize::new(0),
             userinfo_faults: Mutex::new(VecDeque::new()),
             logouts: Mutex::new(Vec::new()),
+            require_par: self.require_par,
+            pushed: Mutex::new(HashMap::new()),
+            par_requests: AtomicUsize::new(0),
+            par_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -473,6 +589,7 @@ impl MockAuthorizationServer {
             user_claims: Map::new(),
             auth_time: None,
             userinfo_signed_response: false,
+            require_par: false,
         }
     }
 
@@ -622,6 +739,12 @@ struct ServerState {
     userinfo_faults: Mutex<VecDeque<Fault>>,
     /// Accepted end-session requests.
     logouts: Mutex<Vec<RecordedRequest>>,
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    require_par: bool,
+    /// Pushed authorization requests not yet used, by `request_uri`.
+    pushed: Mutex<HashMap<String, par::PushedRequest>>,
+    par_requests: AtomicUsize,
+    par_faults: Mutex<VecDeque<Fault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -710,15 +833,21 @@ impl ServerState {
             ],
             "dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"],
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query", "form_post"],
+            "response_modes_supported": ["query", "form_post", "jwt", "query.jwt", "form_post.jwt"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "userinfo_signing_alg_values_supported": [alg],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "claims_parameter_supported": false,
-            "request_parameter_supported": false,
+            "request_parameter_supported": true,
+            "request_object_signing_alg_values_supported": jar::REQUEST_OBJECT_ALGS,
+            // Only the request_uri of a pushed request (RFC 9126 §4): none is
+            // fetched.
             "request_uri_parameter_supported": false,
+            "pushed_authorization_request_endpoint": format!("{iss}/par"),
+            "require_pushed_authorization_requests": self.require_par,
+            "authorization_signing_alg_values_supported": [alg],
         })
     }
 }
@@ -775,6 +904,16 @@ async fn handle(
     if method == Method::POST && path == format!("{p}/revoke") {
         let fault = state.endpoint_faults.lock().expect("lock").pop_front();
         return respond(fault, || token::revoke(&state, &headers, &form)).await;
+    }
+    if method == Method::POST && path == format!("{p}/par") {
+        state.par_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.par_faults.lock().expect("lock").pop_front();
+        let normal = || {
+            let mut response = par::push(&state, &headers, &form);
+            state.add_nonce_header(&mut response);
+            response
+        };
+        return respond(fault, normal).await;
     }
     if get_or_post && path == format!("{p}/authorize") {
         return authorize::authorize(&state, params);

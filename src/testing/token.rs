@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::client::authenticate;
-use super::dpop::{verify_dpop_proof, DPoPFailure};
+use super::dpop::optional_proof;
 use super::{authorize, id_token, IssuedToken, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
@@ -32,14 +32,7 @@ pub(super) fn token(
     };
     let client = match authenticate(state, headers, form) {
         Ok(c) => c,
-        Err(reason) => {
-            let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &reason);
-            r.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"mock\", error=\"invalid_client\""),
-            );
-            return r;
-        }
+        Err(reason) => return invalid_client(&reason),
     };
     if form.iter().filter(|(k, _)| k == "grant_type").count() != 1 {
         return oauth_error(
@@ -48,6 +41,12 @@ pub(super) fn token(
             "one grant_type required",
         );
     }
+    // The proof first: a refused one (a missing nonce) leaves a code
+    // unspent for the retry, and the code's binding needs its key.
+    let jkt = match optional_proof(state, headers, &format!("{}/token", state.issuer)) {
+        Ok(jkt) => jkt,
+        Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
+    };
     let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     let mut extra = Map::new();
     let mut token_type_override = None;
@@ -61,7 +60,7 @@ pub(super) fn token(
     match grant_type {
         "client_credentials" => {}
         "authorization_code" => {
-            let redeemed = match authorize::redeem(state, client, form) {
+            let redeemed = match authorize::redeem(state, client, form, jkt.as_deref()) {
                 Ok(r) => r,
                 Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
             };
@@ -147,30 +146,6 @@ pub(super) fn token(
             );
         }
     }
-    let token_endpoint = format!("{}/token", state.issuer);
-    let jkt = match headers.get_all("dpop").iter().count() {
-        0 => None,
-        1 => match verify_dpop_proof(state, headers, "POST", &token_endpoint, None) {
-            Ok(jkt) => Some(jkt),
-            Err(DPoPFailure::Nonce) => {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "use_dpop_nonce",
-                    "Authorization server requires nonce in DPoP proof",
-                )
-            }
-            Err(DPoPFailure::Invalid(reason)) => {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", &reason)
-            }
-        },
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_dpop_proof",
-                "several DPoP headers",
-            )
-        }
-    };
     let access_token = random_b64url(32).unwrap_or_default();
     // N_A (not an access token) stays N_A even with a proof: nothing to bind.
     let token_type = match (token_type_override, &jkt) {
@@ -239,7 +214,7 @@ pub(super) fn token(
     response
 }
 
-fn invalid_client(reason: &str) -> Response {
+pub(super) fn invalid_client(reason: &str) -> Response {
     let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", reason);
     r.headers_mut().insert(
         axum::http::header::WWW_AUTHENTICATE,
