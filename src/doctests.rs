@@ -16,4 +16,7 @@
 #[doc = include_str!("../docs/architecture.md")]
 #[doc = include_str!("../docs/sign-in.md")]
 #[doc = include_str!("../docs/fapi2.md")]
+#[doc = include_str!("../docs/par.md")]
+#[doc = include_str!("../docs/jar.md")]
+#[doc = include_str!("../docs/jarm.md")]
 struct DocsDoctests;
