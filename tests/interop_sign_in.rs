@@ -16,6 +16,8 @@
 
 #[path = "support/oidc_provider.rs"]
 mod oidc_provider;
+#[path = "support/sign_in.rs"]
+mod sign_in;
 mod support;
 #[path = "support/user_agent.rs"]
 mod user_agent;
@@ -26,20 +28,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oidc_provider::OidcProvider;
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    authorization_code_grant, build_authorization_url, build_end_session_url,
-    calculate_pkce_code_challenge, fetch_userinfo, random_nonce, random_pkce_code_verifier,
-    random_state, refresh_token_grant, AuthorizationChecks, Callback, ClientAuth, ClientMetadata,
-    Clock, Configuration, DPoPHandle, ErrorKind, JwsAlgorithm, ManualClock, RequestOptions,
-    TokenEndpointResponse, Url,
+    authorization_code_grant, build_end_session_url, calculate_pkce_code_challenge, fetch_userinfo,
+    random_nonce, random_state, refresh_token_grant, Callback, ClientAuth, ClientMetadata, Clock,
+    Configuration, DPoPHandle, ErrorKind, JwsAlgorithm, ManualClock, RequestOptions,
+    TokenEndpointResponse,
 };
 use serde_json::{json, Value};
+use sign_in::{authorize, query, with_param, SignIn, REDIRECT_URI};
 use support::{jwt_claims, jwt_header};
-use user_agent::{snippet, Landing, UserAgent};
+use user_agent::{snippet, UserAgent};
 
 const SECRET: &str = "sign-in-secret";
-const REDIRECT_URI: &str = "http://127.0.0.1:1/cb";
 const POST_LOGOUT_REDIRECT_URI: &str = "http://127.0.0.1:1/signed-out";
-const MAX_AGE: u64 = 3600;
 const SCOPE: &str = "openid email profile";
 const NO_PARAMS: [(&str, &str); 0] = [];
 
@@ -131,122 +131,6 @@ async fn config_with_clock(
     discovery.await.unwrap()
 }
 
-/// What the application keeps in the user's session between the
-/// authorization request and the callback.
-struct SignIn {
-    verifier: String,
-    state: String,
-    nonce: String,
-    max_age: u64,
-}
-
-impl SignIn {
-    fn new() -> Self {
-        SignIn {
-            verifier: random_pkce_code_verifier(),
-            state: random_state(),
-            nonce: random_nonce(),
-            max_age: MAX_AGE,
-        }
-    }
-
-    fn authorization_url(
-        &self,
-        config: &Configuration,
-        scope: &str,
-        extra: &[(&str, &str)],
-    ) -> Url {
-        let challenge = calculate_pkce_code_challenge(&self.verifier);
-        let max_age = self.max_age.to_string();
-        let mut params = vec![
-            ("scope", scope),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("state", self.state.as_str()),
-            ("nonce", self.nonce.as_str()),
-            ("max_age", max_age.as_str()),
-        ];
-        params.extend_from_slice(extra);
-        build_authorization_url(config, &params).unwrap()
-    }
-
-    fn checks(&self) -> AuthorizationChecks {
-        AuthorizationChecks::new()
-            .pkce_code_verifier(&self.verifier)
-            .expected_state(&self.state)
-            .expected_nonce(&self.nonce)
-            .max_age(self.max_age)
-    }
-}
-
-/// Where the browser was sent back to, and the pages it went through.
-struct Authorized {
-    /// The redirect URI with the response in its query, or for
-    /// `response_mode=form_post` the URL the form posts to.
-    callback: Url,
-    /// For `response_mode=form_post`: the form body the browser would post.
-    form_post: Option<String>,
-    pages: Vec<&'static str>,
-}
-
-/// Drives `agent` from the authorization URL to the client's redirect URI:
-/// signs in as `login` on a login page, allows on a consent page, and stops
-/// at the redirect (or the auto-submitting form) to the client.
-async fn authorize(agent: &UserAgent, url: &Url, login: &str) -> Authorized {
-    let mut hops = Vec::new();
-    let mut pages = Vec::new();
-    let mut landing = agent.visit(url, &mut hops).await;
-    for _ in 0..3 {
-        let page = match landing {
-            Landing::Left(callback) => {
-                return Authorized {
-                    callback,
-                    form_post: None,
-                    pages,
-                }
-            }
-            Landing::Page(page) => page,
-        };
-        assert_eq!(
-            page.status,
-            StatusCode::OK,
-            "{}:\n{}",
-            page.url,
-            snippet(&page.body)
-        );
-        if let Some(form) = page
-            .first_form()
-            .filter(|f| f.action.origin() != page.url.origin())
-        {
-            // response_mode=form_post: a form that posts to the client.
-            assert_eq!(form.method, "post");
-            return Authorized {
-                form_post: Some(form.encoded()),
-                callback: form.action,
-                pages,
-            };
-        }
-        let response = if page.has_form("login") {
-            pages.push("login");
-            let mut form = page.form("login");
-            form.set("login", login);
-            form.set("password", "any password");
-            agent.submit(&form, "submit").await
-        } else if page.has_form("consent") {
-            pages.push("consent");
-            agent.submit(&page.form("consent"), "submit").await
-        } else {
-            panic!(
-                "neither a login nor a consent page at {}:\n{}",
-                page.url,
-                snippet(&page.body)
-            );
-        };
-        landing = agent.follow(response, &mut hops).await;
-    }
-    panic!("still not back at the client after 3 pages: {pages:?}");
-}
-
 /// A whole sign-in of `login` in `agent`, returning the validated tokens.
 async fn sign_in(
     agent: &UserAgent,
@@ -260,27 +144,6 @@ async fn sign_in(
     authorization_code_grant(config, &authorized.callback, &flow.checks())
         .await
         .unwrap_or_else(|e| panic!("sign-in of {login} failed: {e}"))
-}
-
-fn query(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// `url` with the query parameter `name` set to `value`, or removed.
-fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
-    let mut pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(n, _)| n != name)
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
-    if let Some(value) = value {
-        pairs.push((name.to_owned(), value.to_owned()));
-    }
-    let mut url = url.clone();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    url
 }
 
 fn unix(t: SystemTime) -> u64 {

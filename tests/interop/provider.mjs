@@ -9,6 +9,15 @@
 //   env INTEROP_REFRESH_ROTATION  "always" | "never" | unset (oidc-provider default)
 //   env INTEROP_JWKS_UNPUBLISHED  comma-separated signing key ids left out of /jwks
 //                                 until POST /oidckit/jwks/publish-all (key rotation)
+//   env INTEROP_PAR_REQUIRED      "true": every client must use pushed authorization
+//                                 requests (discovery: require_pushed_authorization_requests)
+//
+// Pushed authorization requests (RFC 9126, /request), request objects (RFC 9101,
+// `request` alone or pushed; signed ES256, PS256, RS256 or EdDSA with a key of the
+// client's `jwks`) and JWT Secured Authorization Responses (JARM: response_mode
+// jwt, query.jwt, form_post.jwt, fragment.jwt; signed with the client's
+// authorization_signed_response_alg, default RS256) are on. A client can require
+// PAR for itself with `require_pushed_authorization_requests: true`.
 //
 // Prints exactly one line `READY http://127.0.0.1:PORT` (or `READY
 // https://127.0.0.1:PORT` in TLS mode) to stdout; all other output goes to
@@ -122,6 +131,21 @@ switch (process.env.INTEROP_REFRESH_ROTATION) {
     break;
   default:
     log('INTEROP_REFRESH_ROTATION must be "always", "never" or unset');
+    process.exit(2);
+}
+
+let parRequired;
+switch (process.env.INTEROP_PAR_REQUIRED) {
+  case undefined:
+  case '':
+  case 'false':
+    parRequired = false;
+    break;
+  case 'true':
+    parRequired = true;
+    break;
+  default:
+    log('INTEROP_PAR_REQUIRED must be "true", "false" or unset');
     process.exit(2);
 }
 
@@ -467,6 +491,11 @@ const provider = new Provider(issuer, {
     // One signing key each (see jwks above).
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    // JARM responses (client's authorization_signed_response_alg), same keys.
+    authorizationSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    // Request objects, verified with the client's registered jwks (no HS256:
+    // a request object here is always signed with a client key).
+    requestObjectSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA'],
   },
   features: {
     // Our own interaction routes below instead.
@@ -479,6 +508,18 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     dPoP: dpop,
     mTLS,
+    // RFC 9126 at /request; INTEROP_PAR_REQUIRED makes it mandatory for every
+    // client, `require_pushed_authorization_requests` for one client.
+    pushedAuthorizationRequests: {
+      enabled: true,
+      requirePushedAuthorizationRequests: parRequired,
+      allowUnregisteredRedirectUris: false,
+    },
+    // RFC 9101: `request` at /auth or pushed to /request. Not required
+    // unless a client registers `require_signed_request_object: true`.
+    requestObjects: { enabled: true, requireSignedRequestObject: false },
+    // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt.
+    jwtResponseModes: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => undefined,

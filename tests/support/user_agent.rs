@@ -11,6 +11,9 @@
 //! - a reader for the plain forms of tests/interop/provider.mjs, found by
 //!   `id` (fields, hidden inputs and submit buttons).
 
+// Each test binary includes this file and uses only some of it.
+#![allow(dead_code)]
+
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
