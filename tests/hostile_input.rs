@@ -4,11 +4,11 @@
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    jwk_thumbprint, parse_www_authenticate, process_token_response,
-    validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
-    AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
-    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey, ServerMetadata,
-    TokenEndpointResponse, Url,
+    jwk_thumbprint, parse_www_authenticate, process_pushed_authorization_response,
+    process_token_response, validate_authorization_response, validate_id_token,
+    validate_jwt_authorization_response, AuthorizationChecks, Callback, ClientAuth, Configuration,
+    DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm,
+    PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -197,5 +197,17 @@ proptest! {
         let jwks = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
         let checks = AuthorizationChecks::new().jarm();
         prop_assert!(validate_jwt_authorization_response(&config().context(), (&url).into(), &jwks, &checks).is_err());
+    }
+
+    #[test]
+    fn pushed_authorization_responses_never_panic(v in json(), status in prop_oneof![Just(200u16), Just(201), Just(400)], bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let ctx = config().context();
+        if let Ok(pushed) = process_pushed_authorization_response(&ctx, &answer(status, headers("application/json", b""), &body)) {
+            prop_assert_eq!(status, StatusCode::CREATED);
+            prop_assert!(!pushed.request_uri.is_empty());
+        }
+        let _ = process_pushed_authorization_response(&ctx, &answer(StatusCode::CREATED, HeaderMap::new(), &bytes));
     }
 }
