@@ -7,7 +7,8 @@
 //!
 //! - authorization requests are pushed (PAR) and carry a PKCE `S256`
 //!   challenge (§5.3.2.2);
-//! - client authentication is `private_key_jwt` or mutual TLS (§5.3.2.1);
+//! - client authentication is `private_key_jwt` or mutual TLS (§5.3.2.1),
+//!   and client assertions have the issuer as their only audience;
 //! - access tokens are sender-constrained: a DPoP handle, or mutual TLS
 //!   (§5.3.2.2);
 //! - the authorization response carries `iss` (RFC 9207, §5.3.2.2);
@@ -33,8 +34,12 @@ fn broken(rule: &str) -> Error {
     )
 }
 
-/// Checked when a configuration is built (§5.3.2.1).
-pub(crate) fn check_client_auth(auth: &ClientAuth) -> Result<()> {
+/// Checked when a configuration is built (§5.3.2.1): the method, the
+/// assertions' algorithm, and their audience, which must be the issuer
+/// alone (the profile's fix for audience injection into `private_key_jwt`
+/// assertions; FAPI 2.0 servers such as oidc-provider's profile refuse any
+/// other `aud`).
+pub(crate) fn check_client_auth(auth: &ClientAuth, issuer: &str) -> Result<()> {
     let allowed = matches!(
         auth.method_name(),
         "private_key_jwt" | "tls_client_auth" | "self_signed_tls_client_auth"
@@ -50,6 +55,11 @@ pub(crate) fn check_client_auth(auth: &ClientAuth) -> Result<()> {
             return Err(Error::invalid_configuration(format!(
                 "the FAPI 2.0 Security Profile allows PS256, ES256 or EdDSA client assertions, not {alg}"
             )));
+        }
+        if !auth.audience_is_issuer(issuer) {
+            return Err(Error::invalid_configuration(
+                "the FAPI 2.0 Security Profile wants the issuer identifier as the sole audience of client assertions: keep AssertionAudience::Issuer",
+            ));
         }
     }
     Ok(())
@@ -123,8 +133,8 @@ mod tests {
     use super::*;
     use crate::{
         authorization_code_grant, build_authorization_url, build_authorization_url_with_jar,
-        build_authorization_url_with_par, validate_authorization_response, AuthorizationChecks,
-        Configuration, EndpointContext, PrivateKey, ServerMetadata, Url,
+        build_authorization_url_with_par, validate_authorization_response, AssertionAudience,
+        AuthorizationChecks, Configuration, EndpointContext, PrivateKey, ServerMetadata, Url,
     };
 
     fn server() -> ServerMetadata {
@@ -155,7 +165,20 @@ mod tests {
         let e = config(ClientAuth::private_key_jwt(rs)).unwrap_err();
         assert!(e.to_string().contains("not RS256"), "{e}");
         let es = PrivateKey::generate(JwsAlgorithm::ES256).unwrap();
-        config(ClientAuth::private_key_jwt(es)).unwrap();
+        config(ClientAuth::private_key_jwt(es.clone())).unwrap();
+        // The assertions' audience: the issuer alone.
+        for audience in [
+            AssertionAudience::TokenEndpoint,
+            AssertionAudience::Custom("https://as.example/token".into()),
+        ] {
+            let auth = ClientAuth::private_key_jwt(es.clone()).assertion_audience(audience);
+            let e = config(auth).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidConfiguration);
+            assert!(e.to_string().contains("sole audience"), "{e}");
+        }
+        let auth = ClientAuth::private_key_jwt(es)
+            .assertion_audience(AssertionAudience::Custom("https://as.example".into()));
+        config(auth).unwrap();
     }
 
     #[tokio::test]

@@ -185,7 +185,8 @@ pub(crate) struct Checked {
 /// - `iss` (RFC 9207) equal to the issuer, and required when the server
 ///   advertises `authorization_response_iss_parameter_supported`
 ///   ([`IssuerMismatch`](ErrorKind::IssuerMismatch) otherwise: the mix-up
-///   attack);
+///   attack), except in a hybrid or implicit response with an ID Token,
+///   whose `iss` claim names the server (RFC 9207 §4);
 /// - `state` exactly the expected one, or absent when none was sent
 ///   ([`ClaimComparison`](ErrorKind::ClaimComparison));
 /// - an `error` becomes an [`OAuth`](ErrorKind::OAuth) error with its
@@ -260,12 +261,20 @@ pub(crate) fn check_params(
     }
 
     let issuer = get("iss");
+    // A hybrid or implicit response carries an ID Token, whose `iss` is
+    // checked before anything in the response is used: RFC 9207 §4 lets the
+    // server leave the parameter out then (oidc-provider does; openid-client
+    // does not require it either).
+    let id_token_names_issuer =
+        checks.flow != Flow::Code && get("id_token").is_some_and(|t| !t.is_empty());
     match issuer {
         Some(iss) if iss != ctx.server.issuer => {
             return Err(Error::issuer_mismatch(&ctx.server.issuer, iss));
         }
         None if ctx.fapi2 => return Err(crate::fapi::iss_required()),
-        None if ctx.server.authorization_response_iss_parameter_supported == Some(true) => {
+        None if ctx.server.authorization_response_iss_parameter_supported == Some(true)
+            && !id_token_names_issuer =>
+        {
             return Err(Error::new(
                 ErrorKind::IssuerMismatch,
                 "the authorization response has no `iss`, which the server promises (RFC 9207)",
@@ -568,6 +577,58 @@ mod tests {
         }
         // Without the server's promise, `iss` may be absent.
         check(&server(false), "code=c&state=s1", &s1).unwrap();
+    }
+
+    #[test]
+    fn a_front_channel_id_token_stands_in_for_iss() {
+        // RFC 9207 §4: a hybrid or implicit response names its server in
+        // the ID Token (validated next), and servers leave `iss` out.
+        let hybrid = AuthorizationChecks::new().expected_state("s1").hybrid();
+        let mut implicit = AuthorizationChecks::new().expected_state("s1");
+        implicit.flow = Flow::Implicit;
+        check(&server(true), "code=c&id_token=x&state=s1", &hybrid).unwrap();
+        let client = ClientMetadata::new("app");
+        let auth = ClientAuth::none();
+        let server_meta = server(true);
+        let ctx = EndpointContext::new(&server_meta, &client, &auth);
+        let params = |query: &'static str| -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(n, v)| (Cow::Owned(n.into_owned()), Cow::Owned(v.into_owned())))
+                .collect()
+        };
+        assert!(check_params(&ctx, &params("id_token=x&state=s1"), &implicit).is_ok());
+        // Present, it must still be the issuer's.
+        let e = check(
+            &server(true),
+            "code=c&id_token=x&state=s1&iss=https%3A%2F%2Fevil.example",
+            &hybrid,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IssuerMismatch);
+        // Without an ID Token (a code response, or one that lost its ID
+        // Token), the promise holds.
+        let s1 = AuthorizationChecks::new().expected_state("s1");
+        for (query, checks) in [
+            ("code=c&state=s1", &hybrid),
+            ("code=c&id_token=&state=s1", &hybrid),
+            ("code=c&state=s1", &s1),
+        ] {
+            let e = check(&server(true), query, checks).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::IssuerMismatch, "{query}");
+        }
+        let refused =
+            |ctx: &EndpointContext<'_>, query| match check_params(ctx, &params(query), &implicit) {
+                Ok(_) => panic!("{query} passed"),
+                Err(e) => e.kind(),
+            };
+        assert_eq!(refused(&ctx, "state=s1"), ErrorKind::IssuerMismatch);
+        // The FAPI 2.0 switch wants `iss` whatever the response.
+        let strict =
+            EndpointContext::new(&server_meta, &client, &auth).fapi2_security_profile(true);
+        assert_eq!(
+            refused(&strict, "id_token=x&state=s1"),
+            ErrorKind::IssuerMismatch
+        );
     }
 
     #[test]

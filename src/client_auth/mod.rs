@@ -284,6 +284,15 @@ impl ClientAuth {
         self.audience == AssertionAudience::TokenEndpoint
     }
 
+    /// Whether assertions have `issuer` as their audience.
+    pub(crate) fn audience_is_issuer(&self, issuer: &str) -> bool {
+        match &self.audience {
+            AssertionAudience::Issuer => true,
+            AssertionAudience::Custom(aud) => aud == issuer,
+            AssertionAudience::TokenEndpoint => false,
+        }
+    }
+
     fn is_jwt(&self) -> bool {
         self.signing_algorithm().is_some()
     }

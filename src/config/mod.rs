@@ -188,9 +188,10 @@ macro_rules! settings_setters {
 
         /// Enforces the client rules of the FAPI 2.0 Security Profile (see
         /// [`fapi`](crate::fapi)): pushed authorization requests with PKCE
-        /// S256, `private_key_jwt` or mutual TLS client authentication
-        /// (checked by `build`), sender-constrained tokens, RFC 9207 `iss`,
-        /// PS256/ES256/EdDSA only. Off by default.
+        /// S256, `private_key_jwt` (assertions for the issuer alone) or
+        /// mutual TLS client authentication (checked by `build`),
+        /// sender-constrained tokens, RFC 9207 `iss`, PS256/ES256/EdDSA only.
+        /// Off by default.
         pub fn fapi2_security_profile(mut self, on: bool) -> Self {
             self.settings.fapi2 = on;
             self
@@ -242,7 +243,7 @@ impl ConfigurationBuilder {
         }
         auth.validate()?;
         if settings.fapi2 {
-            crate::fapi::check_client_auth(&auth)?;
+            crate::fapi::check_client_auth(&auth, &server.issuer)?;
         }
         let auth = auth.prepared(&client_id)?;
         let client = &mut settings.client_metadata;

@@ -11,6 +11,17 @@
 //                                 until POST /oidckit/jwks/publish-all (key rotation)
 //   env INTEROP_PAR_REQUIRED      "true": every client must use pushed authorization
 //                                 requests (discovery: require_pushed_authorization_requests)
+//   env INTEROP_FAPI              "2.0": the FAPI 2.0 Security Profile for every client
+//                                 (oidc-provider's features.fapi, plus PAR required,
+//                                 private_key_jwt or mTLS only, sender-constrained clients
+//                                 only, PS256/ES256/EdDSA only, response_type code only).
+//                                 "1.0 Final": oidc-provider's FAPI 1.0 profile alone (its
+//                                 hybrid ID Tokens then carry s_hash). Unset: no profile.
+//
+// Response types: code, code id_token (hybrid) and id_token (implicit sign-in),
+// for clients that register them (with grant_types authorization_code and/or
+// implicit); web clients of the implicit or hybrid flow may register http
+// loopback redirect URIs here.
 //
 // Pushed authorization requests (RFC 9126, /request), request objects (RFC 9101,
 // `request` alone or pushed; signed ES256, PS256, RS256 or EdDSA with a key of the
@@ -38,6 +49,9 @@
 // Test-only admin routes (loopback peers only):
 //   POST /oidckit/jwks/publish-all  publish every signing key from now on
 //   GET  /oidckit/jwks/requests     {"count": N}: GET /jwks requests served so far
+//   GET  /oidckit/requests          {"<route>": {"<client_id>": N}}: requests per
+//                                   oidc-provider route and client, to show that a
+//                                   request never reached the server
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -147,6 +161,35 @@ switch (process.env.INTEROP_PAR_REQUIRED) {
   default:
     log('INTEROP_PAR_REQUIRED must be "true", "false" or unset');
     process.exit(2);
+}
+
+// INTEROP_FAPI: "2.0" turns on oidc-provider's FAPI 2.0 profile for every
+// client (PKCE required, client assertion `aud` must be the issuer, request
+// objects need exp/nbf/aud, redirect_uri never omitted, no access tokens in
+// the query) and the rules it leaves to the deployment (see fapi2 below).
+// "1.0 Final" is oidc-provider's FAPI 1.0 profile alone.
+const FAPI_PROFILES = ['2.0', '1.0 Final'];
+let fapiProfile;
+if (process.env.INTEROP_FAPI) {
+  if (!FAPI_PROFILES.includes(process.env.INTEROP_FAPI)) {
+    log(`INTEROP_FAPI must be ${FAPI_PROFILES.map((p) => `"${p}"`).join(' or ')}, or unset`);
+    process.exit(2);
+  }
+  fapiProfile = process.env.INTEROP_FAPI;
+}
+const fapi2 = fapiProfile === '2.0';
+
+// FAPI 2.0 Security Profile §5.3.1: only sender-constrained access tokens.
+// oidc-provider enforces binding per client, so every client must register
+// it (DPoP, or a certificate in TLS mode).
+if (fapi2) {
+  for (const client of clients) {
+    if (client?.dpop_bound_access_tokens !== true
+      && client?.tls_client_certificate_bound_access_tokens !== true) {
+      log(`INTEROP_FAPI=2.0: client ${client?.client_id} must register dpop_bound_access_tokens: true or tls_client_certificate_bound_access_tokens: true`);
+      process.exit(2);
+    }
+  }
 }
 
 const dpop = { enabled: true };
@@ -438,9 +481,34 @@ function accountClaims(sub) {
   };
 }
 
+// FAPI 2.0 Security Profile §5.4.1: PS256, ES256 and EdDSA (Ed25519) only,
+// for every JWT either side signs. Outside FAPI 2.0 the lists stay as given.
+const FAPI2_ALGS = new Set(['PS256', 'ES256', 'EdDSA', 'Ed25519']);
+function jwsAlgs(list) {
+  return fapi2 ? list.filter((alg) => FAPI2_ALGS.has(alg)) : list;
+}
+
+// The authorization code flow, the hybrid flow (`code id_token`) and the
+// implicit flow's sign-in (`id_token`), for clients that register them;
+// FAPI 2.0 (§5.3.1) allows `code` only. No response type returns an access
+// token from the authorization endpoint.
+const responseTypes = fapi2 ? ['code'] : ['code', 'code id_token', 'id_token', 'none'];
+
 const provider = new Provider(issuer, {
   clients,
   jwks,
+  responseTypes,
+  // oidc-provider's defaults (client_secret_basic, RS256 ID Tokens) are not
+  // allowed under FAPI 2.0; clients that leave these out get FAPI ones.
+  ...(fapi2 ? {
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'PS256',
+      authorization_signed_response_alg: 'PS256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'private_key_jwt',
+    },
+  } : {}),
   scopes: ['openid', 'offline_access', 'email', 'profile', 'read', 'write'],
   claims: {
     acr: null,
@@ -457,12 +525,11 @@ const provider = new Provider(issuer, {
   interactions: {
     url: (ctx, interaction) => `/interaction/${interaction.uid}`,
   },
+  // FAPI 2.0 §5.3.1: private_key_jwt or mutual TLS only.
   clientAuthMethods: [
-    'client_secret_basic',
-    'client_secret_post',
-    'client_secret_jwt',
+    ...(fapi2 ? [] : ['client_secret_basic', 'client_secret_post', 'client_secret_jwt']),
     'private_key_jwt',
-    'none',
+    ...(fapi2 ? [] : ['none']),
     ...(tls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : []),
   ],
   ...(discovery ? { discovery } : {}),
@@ -477,25 +544,26 @@ const provider = new Provider(issuer, {
     accountId: sub,
     claims: async () => accountClaims(sub),
   }),
+  // Under FAPI 2.0 each list keeps only PS256, ES256 and EdDSA (jwsAlgs).
   enabledJWA: {
-    clientAuthSigningAlgValues: [
+    clientAuthSigningAlgValues: jwsAlgs([
       'HS256', 'HS384', 'HS512',
       'RS256', 'RS384', 'RS512',
       'PS256', 'PS384', 'PS512',
       'ES256', 'ES384', 'ES512',
       'EdDSA', ...ed25519,
-    ],
-    dPoPSigningAlgValues: [
+    ]),
+    dPoPSigningAlgValues: jwsAlgs([
       'ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA', ...ed25519,
-    ],
+    ]),
     // One signing key each (see jwks above).
-    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
-    userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    idTokenSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    userinfoSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // JARM responses (client's authorization_signed_response_alg), same keys.
-    authorizationSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    authorizationSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // Request objects, verified with the client's registered jwks (no HS256:
     // a request object here is always signed with a client key).
-    requestObjectSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA'],
+    requestObjectSigningAlgValues: jwsAlgs(['ES256', 'PS256', 'RS256', 'EdDSA']),
   },
   features: {
     // Our own interaction routes below instead.
@@ -508,11 +576,12 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     dPoP: dpop,
     mTLS,
-    // RFC 9126 at /request; INTEROP_PAR_REQUIRED makes it mandatory for every
-    // client, `require_pushed_authorization_requests` for one client.
+    // RFC 9126 at /request; INTEROP_PAR_REQUIRED (or INTEROP_FAPI=2.0, §5.3.1)
+    // makes it mandatory for every client, `require_pushed_authorization_requests`
+    // for one client.
     pushedAuthorizationRequests: {
       enabled: true,
-      requirePushedAuthorizationRequests: parRequired,
+      requirePushedAuthorizationRequests: parRequired || fapi2,
       allowUnregisteredRedirectUris: false,
     },
     // RFC 9101: `request` at /auth or pushed to /request. Not required
@@ -520,6 +589,8 @@ const provider = new Provider(issuer, {
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt.
     jwtResponseModes: { enabled: true },
+    // INTEROP_FAPI: oidc-provider's own FAPI profile checks, for every client.
+    fapi: fapiProfile ? { enabled: true, profile: fapiProfile } : { enabled: false },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => undefined,
@@ -548,6 +619,33 @@ const provider = new Provider(issuer, {
 
 // Plain http on loopback: no proxy / TLS termination involved.
 provider.proxy = false;
+
+// oidc-provider wants https (and no localhost) redirect URIs for web clients
+// of the implicit and hybrid flows. The tests' redirect URIs are http on a
+// loopback address and never requested, so let those through (oidc-provider's
+// own recipe: skip these two checks by their codes), loopback only.
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+const { invalidate } = provider.Client.Schema.prototype;
+provider.Client.Schema.prototype.invalidate = function invalidateUnlessLoopback(message, code) {
+  if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') {
+    const uris = [...(this.redirect_uris ?? []), ...(this.post_logout_redirect_uris ?? [])];
+    if (uris.every((uri) => LOOPBACK_HOSTS.has(URL.parse(uri)?.hostname))) return;
+  }
+  invalidate.call(this, message, code);
+};
+
+// Requests per route and client (GET /oidckit/requests): those that got as
+// far as naming a client oidc-provider knows, whatever their outcome. A test
+// shows with it that a client refused to send something.
+const requestCounts = {};
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.oidc?.route;
+  const clientId = ctx.oidc?.client?.clientId;
+  if (!route || !clientId) return;
+  requestCounts[route] ??= {};
+  requestCounts[route][clientId] = (requestCounts[route][clientId] ?? 0) + 1;
+});
 
 // The served JWK Set leaves out INTEROP_JWKS_UNPUBLISHED until
 // POST /oidckit/jwks/publish-all, and every GET /jwks is counted (for
@@ -995,6 +1093,8 @@ function admin(req, res, path) {
     send(res, 204);
   } else if (path === '/oidckit/jwks/requests' && req.method === 'GET') {
     send(res, 200, 'application/json', JSON.stringify({ count: jwksRequests }));
+  } else if (path === '/oidckit/requests' && req.method === 'GET') {
+    send(res, 200, 'application/json', JSON.stringify(requestCounts));
   } else {
     sendText(res, 404, 'no such admin route');
   }

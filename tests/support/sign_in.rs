@@ -14,7 +14,7 @@
 use oidckit::reqwest::StatusCode;
 use oidckit::{
     build_authorization_url, calculate_pkce_code_challenge, random_nonce,
-    random_pkce_code_verifier, random_state, AuthorizationChecks, Configuration, Url,
+    random_pkce_code_verifier, random_state, AuthorizationChecks, Callback, Configuration, Url,
 };
 
 use crate::user_agent::{snippet, Landing, UserAgent};
@@ -71,6 +71,25 @@ impl SignIn {
         params
     }
 
+    /// The parameters of an implicit sign-in: `scope`,
+    /// `response_type=id_token`, `state`, `nonce`, `max_age`, then `extra`.
+    /// No PKCE challenge: no code comes back.
+    pub fn implicit_params(&self, scope: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("scope".to_owned(), scope.to_owned()),
+            ("response_type".to_owned(), "id_token".to_owned()),
+            ("state".to_owned(), self.state.clone()),
+            ("nonce".to_owned(), self.nonce.clone()),
+            ("max_age".to_owned(), self.max_age.to_string()),
+        ];
+        params.extend(
+            extra
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        params
+    }
+
     /// [`build_authorization_url`] with [`params`](Self::params).
     pub fn authorization_url(
         &self,
@@ -93,6 +112,7 @@ impl SignIn {
 }
 
 /// Where the browser was sent back to, and the pages it went through.
+#[derive(Clone, Debug)]
 pub struct Authorized {
     /// The redirect URI with the response in its query, or for a
     /// `form_post` response mode the URL the form posts to.
@@ -100,6 +120,93 @@ pub struct Authorized {
     /// For a `form_post` response mode: the form body the browser would post.
     pub form_post: Option<String>,
     pub pages: Vec<&'static str>,
+}
+
+/// Where an authorization response's parameters are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseIn {
+    /// The redirect URI's query (`response_mode=query`, the code flow's
+    /// default).
+    Query,
+    /// The redirect URI's fragment (the hybrid and implicit flows'
+    /// default): a browser script hands the whole URL over.
+    Fragment,
+    /// The body of an auto-submitting form (`response_mode=form_post`).
+    FormPost,
+}
+
+impl Authorized {
+    /// Where the response's parameters are: the form body of a
+    /// `form_post`, else a non-empty query, else the fragment (the client's
+    /// own order).
+    pub fn response_in(&self) -> ResponseIn {
+        if self.form_post.is_some() {
+            ResponseIn::FormPost
+        } else if self.callback.query().is_some_and(|q| !q.is_empty()) {
+            ResponseIn::Query
+        } else {
+            ResponseIn::Fragment
+        }
+    }
+
+    /// The response's parameters, in order, wherever they are.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let encoded = match self.response_in() {
+            ResponseIn::FormPost => self.form_post.as_deref().unwrap_or(""),
+            ResponseIn::Query => self.callback.query().unwrap_or(""),
+            ResponseIn::Fragment => self.callback.fragment().unwrap_or(""),
+        };
+        url::form_urlencoded::parse(encoded.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// The names of the response's parameters, in order.
+    pub fn param_names(&self) -> Vec<String> {
+        self.params().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The value of the response's parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The same response with its parameter `name` set to `value` (last),
+    /// or removed, where it was: what an attacker between the server and
+    /// the client could send instead.
+    pub fn with_param(&self, name: &str, value: Option<&str>) -> Authorized {
+        let mut pairs: Vec<(String, String)> = self
+            .params()
+            .into_iter()
+            .filter(|(n, _)| n != name)
+            .collect();
+        if let Some(value) = value {
+            pairs.push((name.to_owned(), value.to_owned()));
+        }
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let mut changed = self.clone();
+        match self.response_in() {
+            ResponseIn::FormPost => changed.form_post = Some(encoded),
+            ResponseIn::Query => changed.callback.set_query(Some(&encoded)),
+            ResponseIn::Fragment => changed.callback.set_fragment(Some(&encoded)),
+        }
+        changed
+    }
+
+    /// The response as the application hands it to the client: the URL the
+    /// browser came back to (query or fragment included), or the URL and
+    /// body of the form it posted.
+    pub fn response(&self) -> Callback<'_> {
+        match &self.form_post {
+            Some(body) => Callback::form_post(&self.callback, body.as_bytes()),
+            None => (&self.callback).into(),
+        }
+    }
 }
 
 /// What the end-user answers on the consent page.
@@ -216,7 +323,8 @@ pub fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
     url
 }
 
-/// The redirect URI a callback went to (its origin and path).
+/// The redirect URI a callback went to (its origin and path, without
+/// query or fragment).
 pub fn without_query(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
