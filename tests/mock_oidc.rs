@@ -325,10 +325,20 @@ async fn discovery_advertises_the_openid_endpoints() {
     assert_eq!(doc["jwks_uri"], format!("{iss}/jwks"));
     assert_eq!(doc["userinfo_endpoint"], format!("{iss}/userinfo"));
     assert_eq!(doc["end_session_endpoint"], format!("{iss}/logout"));
-    assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        doc["response_types_supported"],
+        json!(["code", "code id_token", "id_token"])
+    );
     assert_eq!(
         doc["response_modes_supported"],
-        json!(["query", "form_post", "jwt", "query.jwt", "form_post.jwt"])
+        json!([
+            "query",
+            "fragment",
+            "form_post",
+            "jwt",
+            "query.jwt",
+            "form_post.jwt"
+        ])
     );
     assert_eq!(
         doc["pushed_authorization_request_endpoint"],

@@ -1,10 +1,13 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with PKCE
-//! (RFC 7636) and the `iss` response parameter (RFC 9207); its requests
-//! (plain, pushed under a `request_uri`, RFC 9126 §4, or in a request
-//! object, RFC 9101); its responses (query, the Form Post Response Mode,
-//! and JARM's `query.jwt`/`form_post.jwt`); the faults that spoil a
-//! response; the redemption of codes at the token endpoint (with their
-//! DPoP binding, RFC 9449 §10); and the browserless driver.
+//! (RFC 7636) and the `iss` response parameter (RFC 9207), for the code,
+//! hybrid (`code id_token`, OIDC Core §3.3) and implicit (`id_token`, OIDC
+//! Core §3.2) response types; its requests (plain, pushed under a
+//! `request_uri`, RFC 9126 §4, or in a request object, RFC 9101); its
+//! responses (query, fragment, the Form Post Response Mode, and JARM's
+//! `query.jwt`/`form_post.jwt`) with the front-channel ID Token of the
+//! hybrid and implicit flows; the faults that spoil a response; the
+//! redemption of codes at the token endpoint (with their DPoP binding, RFC
+//! 9449 §10); and the browserless driver.
 
 use std::sync::Arc;
 
@@ -15,9 +18,11 @@ use url::Url;
 use serde_json::{Map, Value};
 
 use super::client::MockClient;
+use super::id_token::{self, Hashed};
 use super::jarm::ResponseMode;
+use super::response_type::{delivery_mode, ResponseType};
 use super::token::oauth_error;
-use super::{jar, jarm, par, MockAuthorizationServer, ServerState, UserGrant};
+use super::{has_scope, jar, jarm, par, MockAuthorizationServer, ServerState, UserGrant};
 use crate::error::{Error, ErrorKind};
 use crate::jose::{b64url, random_b64url, sha256};
 
@@ -72,6 +77,11 @@ pub enum AuthorizationResponseFault {
     /// One more parameter, e.g. `("id_token", "…")` in a code-flow
     /// response.
     ExtraParam(String, String),
+    /// Without the parameter of this name (every occurrence), e.g. a hybrid
+    /// response without its `id_token` (OIDC Core §3.3.2.5 requires it), or
+    /// without its `code`. Nothing else changes: a code left out is still
+    /// issued.
+    MissingParam(String),
     /// A `state` that is not the request's (a random value, also when the
     /// request had none): a CSRF defence must refuse it.
     WrongState,
@@ -200,8 +210,13 @@ pub(super) fn authorize(state: &ServerState, query: &[(String, String)]) -> Resp
         Ok(url) => url,
         Err(why) => return bad_request("invalid_request", &why),
     };
-    // From here on, errors go back to the client.
-    let mode = ResponseMode::of(first(params, "response_mode")).unwrap_or(ResponseMode::Query);
+    // From here on, errors go back to the client, in the requested
+    // response mode when it suits the response type, else in the type's
+    // default one (fragment for an ID Token).
+    let mode = delivery_mode(
+        first(params, "response_type"),
+        first(params, "response_mode"),
+    );
     let checked = check(client, params);
     let fault = state.authorization_faults.lock().expect("lock").pop_front();
     let response: Vec<(String, String)> = match (&fault, checked) {
@@ -209,28 +224,16 @@ pub(super) fn authorize(state: &ServerState, query: &[(String, String)]) -> Resp
             error_params(error, description.as_deref())
         }
         (_, Err((error, description))) => error_params(error, Some(&description)),
-        (_, Ok(request)) => {
-            let code = random_b64url(32).unwrap_or_default();
-            let now = state.now();
-            let grant = Arc::new(UserGrant {
-                client_id: client.client_id.clone(),
-                subject: state.user.subject.clone(),
-                scope: request.scope,
-                auth_time: state.user.auth_time.unwrap_or(now),
-            });
-            state.codes.lock().expect("lock").insert(
-                code.clone(),
-                AuthorizationCode {
-                    redirect_uri: first(params, "redirect_uri").unwrap_or_default().to_owned(),
-                    code_challenge: request.code_challenge,
-                    nonce: request.nonce,
-                    dpop_jkt: request.dpop_jkt,
-                    expires_at: now + CODE_LIFETIME,
-                    grant,
-                },
-            );
-            vec![("code".to_owned(), code)]
-        }
+        (_, Ok(request)) => match approve(state, client, params, request) {
+            Ok(response) => response,
+            Err(e) => {
+                return oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &e.to_string(),
+                )
+            }
+        },
     };
     respond(
         state,
@@ -243,11 +246,67 @@ pub(super) fn authorize(state: &ServerState, query: &[(String, String)]) -> Resp
     )
 }
 
+/// Approves a checked request as the configured user: the response
+/// parameters, `code` (kept for the token endpoint) and `id_token` (the
+/// front-channel ID Token, OIDC Core §3.3.2.11, §3.2.2.10: `nonce`,
+/// `auth_time`, `c_hash` of the code, `s_hash` of the request's `state`,
+/// and no `at_hash`, as no access token is in the front channel) as the
+/// response type asks. The ID Token is signed before the code is kept, so
+/// a signing failure leaves no code behind.
+fn approve(
+    state: &ServerState,
+    client: &MockClient,
+    params: &[(String, String)],
+    request: ValidRequest,
+) -> crate::Result<Vec<(String, String)>> {
+    let now = state.now();
+    let grant = Arc::new(UserGrant {
+        client_id: client.client_id.clone(),
+        subject: state.user.subject.clone(),
+        scope: request.scope,
+        auth_time: state.user.auth_time.unwrap_or(now),
+    });
+    let mut response = Vec::new();
+    // A code for the response types with one, whose PKCE challenge check()
+    // took.
+    let code = match request.code_challenge {
+        Some(challenge) => Some((random_b64url(32)?, challenge)),
+        None => None,
+    };
+    if let Some((code, _)) = &code {
+        response.push(("code".to_owned(), code.clone()));
+    }
+    if request.response_type.has_id_token() {
+        let hashed = Hashed {
+            access_token: None,
+            code: code.as_ref().map(|(code, _)| code.as_str()),
+            state: first(params, "state"),
+        };
+        let id_token = id_token::issue(state, &grant, request.nonce.as_deref(), hashed)?;
+        response.push(("id_token".to_owned(), id_token));
+    }
+    if let Some((code, code_challenge)) = code {
+        state.codes.lock().expect("lock").insert(
+            code,
+            AuthorizationCode {
+                redirect_uri: first(params, "redirect_uri").unwrap_or_default().to_owned(),
+                code_challenge,
+                nonce: request.nonce,
+                dpop_jkt: request.dpop_jkt,
+                expires_at: now + CODE_LIFETIME,
+                grant,
+            },
+        );
+    }
+    Ok(response)
+}
+
 /// The answer to a request object that is refused (RFC 9101 §6.1, §6.2):
 /// `invalid_request_object` sent to the client when its redirect URI can
 /// be trusted without the object (the query's `redirect_uri` if it is
 /// registered for the client, else the client's only registered one), with
-/// the query's `state` and `response_mode`; otherwise a 400.
+/// the query's `state`, in the query's `response_mode` (as its
+/// `response_type` allows); otherwise a 400.
 fn request_object_error(
     state: &ServerState,
     client: &MockClient,
@@ -265,7 +324,7 @@ fn request_object_error(
     let Some(redirect) = trusted else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request_object", &why);
     };
-    let mode = ResponseMode::of(first(query, "response_mode")).unwrap_or(ResponseMode::Query);
+    let mode = delivery_mode(first(query, "response_type"), first(query, "response_mode"));
     let fault = state.authorization_faults.lock().expect("lock").pop_front();
     let response = match &fault {
         Some(AuthorizationResponseFault::Error { error, description }) => {
@@ -284,10 +343,11 @@ fn request_object_error(
     )
 }
 
-/// Sends `response` (a code or an error) to the client at `redirect`:
-/// adds `state` (the request's) and `iss` (RFC 9207), spoils it as `fault`
-/// says, wraps it in a JWT for a JARM mode, and answers with a `303` to
-/// the redirect URI or a form-post page.
+/// Sends `response` (a code, an ID Token, or an error) to the client at
+/// `redirect`: adds `state` (the request's) and `iss` (RFC 9207), spoils it
+/// as `fault` says, wraps it in a JWT for a JARM mode, and answers with a
+/// `303` to the redirect URI (the parameters in its query, or in its
+/// fragment for `fragment`) or a form-post page.
 fn respond(
     state: &ServerState,
     client: &MockClient,
@@ -320,7 +380,14 @@ fn respond(
         form_post_response(redirect.as_str(), &response)
     } else {
         let mut location = redirect;
-        location.query_pairs_mut().extend_pairs(&response);
+        if mode == ResponseMode::Fragment {
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&response)
+                .finish();
+            location.set_fragment(Some(&fragment));
+        } else {
+            location.query_pairs_mut().extend_pairs(&response);
+        }
         let mut r = StatusCode::SEE_OTHER.into_response();
         if let Ok(v) = HeaderValue::from_str(location.as_str()) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -358,8 +425,10 @@ pub(super) fn redirect_target(
 
 /// What a valid authorization request asks for.
 pub(super) struct ValidRequest {
+    response_type: ResponseType,
     scope: String,
-    code_challenge: String,
+    /// The PKCE challenge, for the response types with a code.
+    code_challenge: Option<String>,
     nonce: Option<String>,
     /// The DPoP key the code is bound to (RFC 9449 §10).
     dpop_jkt: Option<String>,
@@ -389,17 +458,34 @@ pub(super) fn check(
             return invalid(&format!("{name} repeated"));
         }
     }
-    if let Some(other) = param("response_mode").filter(|m| ResponseMode::of(Some(m)).is_none()) {
-        return invalid(&format!("response_mode {other:?} is not supported"));
+    let Some(requested) = param("response_type") else {
+        return invalid("response_type missing");
+    };
+    let Some(response_type) = ResponseType::of(requested) else {
+        return Err((
+            "unsupported_response_type",
+            format!(
+                "response_type {requested:?} is not supported: only code, code id_token and \
+                 id_token"
+            ),
+        ));
+    };
+    // RFC 6749 §4.1.2.1: the client is not allowed this response type.
+    if !client.allows_response_type(response_type) {
+        return Err((
+            "unauthorized_client",
+            format!(
+                "the client did not register response_type {:?} (response_types)",
+                response_type.name()
+            ),
+        ));
     }
-    match param("response_type") {
-        None => return invalid("response_type missing"),
-        Some("code") => {}
-        Some(other) => {
-            return Err((
-                "unsupported_response_type",
-                format!("response_type {other:?} is not supported: only code"),
-            ))
+    if let Some(value) = param("response_mode") {
+        let Some(mode) = ResponseMode::of(value) else {
+            return invalid(&format!("response_mode {value:?} is not supported"));
+        };
+        if let Some(why) = response_type.refuses(mode) {
+            return invalid(&why);
         }
     }
     let scopes: Vec<&str> = param("scope")
@@ -415,22 +501,46 @@ pub(super) fn check(
             return Err(("invalid_scope", format!("scope {bad} is not allowed")));
         }
     }
-    // RFC 7636 §4.4.1: PKCE is required, and only S256.
-    let Some(code_challenge) = param("code_challenge") else {
-        return invalid("code_challenge missing: PKCE (RFC 7636) with S256 is required");
+    let scope = scopes.join(" ");
+    if response_type.has_id_token() {
+        // OIDC Core §3.3.2.1, §3.2.2.1: an OpenID request, and a nonce, which
+        // is what ties a front-channel ID Token to the client's session.
+        if !has_scope(&scope, "openid") {
+            return invalid(&format!(
+                "response_type {:?} returns an ID Token: the scope must have openid",
+                response_type.name()
+            ));
+        }
+        if param("nonce").is_none_or(str::is_empty) {
+            return invalid(&format!(
+                "nonce missing: required with response_type {:?} (OIDC Core §3.3.2.11, \
+                 §3.2.2.1)",
+                response_type.name()
+            ));
+        }
+    }
+    // RFC 7636 §4.4.1: PKCE is required for a code, and only S256.
+    let code_challenge = if response_type.has_code() {
+        let Some(code_challenge) = param("code_challenge") else {
+            return invalid("code_challenge missing: PKCE (RFC 7636) with S256 is required");
+        };
+        if param("code_challenge_method") != Some("S256") {
+            return invalid("code_challenge_method must be S256 (plain is not supported)");
+        }
+        if !is_pkce_string(code_challenge) {
+            return invalid("code_challenge is not 43 to 128 unreserved characters");
+        }
+        Some(code_challenge.to_owned())
+    } else {
+        None
     };
-    if param("code_challenge_method") != Some("S256") {
-        return invalid("code_challenge_method must be S256 (plain is not supported)");
-    }
-    if !is_pkce_string(code_challenge) {
-        return invalid("code_challenge is not 43 to 128 unreserved characters");
-    }
     if param("max_age").is_some_and(|m| m.parse::<u64>().is_err()) {
         return invalid("max_age is not a number of seconds");
     }
     Ok(ValidRequest {
-        scope: scopes.join(" "),
-        code_challenge: code_challenge.to_owned(),
+        response_type,
+        scope,
+        code_challenge,
         nonce: param("nonce").map(str::to_owned),
         dpop_jkt: param("dpop_jkt").map(str::to_owned),
     })
@@ -485,6 +595,7 @@ fn spoil(params: &mut Vec<(String, String)>, fault: &AuthorizationResponseFault)
         AuthorizationResponseFault::ExtraParam(name, value) => {
             params.push((name.clone(), value.clone()));
         }
+        AuthorizationResponseFault::MissingParam(name) => params.retain(|(k, _)| k != name),
         AuthorizationResponseFault::WrongState => {
             set(params, "state", random_b64url(16).unwrap_or_default());
         }
@@ -701,8 +812,13 @@ impl MockAuthorizationServer {
     /// redirects, and returns the callback URL the server redirects to, i.e.
     /// the `redirect_uri` with `code`, `state` and `iss` (or `error`, …) in
     /// its query, or, for `response_mode=jwt` or `query.jwt` (JARM §2.3.1),
-    /// with only `response`, the response JWT. The user approves at once;
-    /// there is no login page. A pushed request's URL (`client_id` and
+    /// with only `response`, the response JWT. For `response_type=code
+    /// id_token` or `id_token` the parameters (`code`, `id_token`, `state`,
+    /// `iss`, or `error`, …) are in the URL's **fragment** instead (the
+    /// default `response_mode=fragment`), as a browser script would find
+    /// them; the client's `authorization_code_grant` and
+    /// `implicit_authentication` read it. The user approves at once; there
+    /// is no login page. A pushed request's URL (`client_id` and
     /// `request_uri`, RFC 9126 §4) and one with a request object
     /// (`client_id` and `request`, RFC 9101 §5) work the same way.
     ///
@@ -737,10 +853,13 @@ impl MockAuthorizationServer {
     /// Plays the browser for a `response_mode=form_post` request (OAuth 2.0
     /// Form Post Response Mode): GETs `authorization_url` and returns what
     /// the page's auto-submitting form would POST: the `redirect_uri` (the
-    /// form's action) and the parameters (`code`, `state`, `iss`, or
-    /// `error`, …) in order; for `response_mode=form_post.jwt` (JARM
-    /// §2.3.3), the one parameter `("response", <the response JWT>)`. POST them yourself, e.g. with reqwest's
-    /// `.form(&params)`.
+    /// form's action) and the parameters (`code`, `state`, `iss`; `code`,
+    /// `id_token`, `state`, `iss` for `response_type=code id_token`;
+    /// `id_token`, `state`, `iss` for `id_token`; or `error`, …) in order;
+    /// for `response_mode=form_post.jwt` (JARM §2.3.3), the one parameter
+    /// `("response", <the response JWT>)`. POST them yourself, e.g. with
+    /// reqwest's `.form(&params)`, or give them to the client as
+    /// `Callback::form_post(&url, &body)`.
     ///
     /// # Errors
     /// As [`authorize`](Self::authorize), with `InvalidResponse` for a
@@ -845,5 +964,12 @@ mod tests {
         let state = &p.iter().find(|(k, _)| k == "state").unwrap().1;
         assert_ne!(state, "s");
         assert_eq!(p.len(), 3);
+        let mut p = base();
+        p.insert(1, ("id_token".to_owned(), "t".to_owned()));
+        spoil(
+            &mut p,
+            &AuthorizationResponseFault::MissingParam("id_token".into()),
+        );
+        assert_eq!(p, base());
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use url::form_urlencoded;
 
 use super::keys::verifier_for;
+use super::response_type::ResponseType;
 use super::ServerState;
 use crate::client_auth::JWT_BEARER_CLIENT_ASSERTION_TYPE;
 use crate::clock::unix_seconds;
@@ -33,6 +34,9 @@ pub struct MockClient {
     request_object_key: Option<Jwk>,
     /// The registered `authorization_signed_response_alg` (JARM §3).
     pub(super) authorization_signed_response_alg: Option<JwsAlgorithm>,
+    /// The registered `response_types` (OIDC Dynamic Client Registration
+    /// §2), as given.
+    response_types: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -61,6 +65,7 @@ impl std::fmt::Debug for MockClient {
                 "authorization_signed_response_alg",
                 &self.authorization_signed_response_alg,
             )
+            .field("response_types", &self.response_types)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +192,35 @@ impl MockClient {
         self
     }
 
+    /// Registers the `response_types` the client may use at the
+    /// authorization endpoint (OpenID Connect Dynamic Client Registration
+    /// 1.0 §2): among `"code"` (the code flow), `"code id_token"` (the
+    /// hybrid flow, OIDC Core §3.3) and `"id_token"` (the implicit flow's
+    /// sign-in, OIDC Core §3.2), the words of each in any order. A request
+    /// for a supported type the client did not register is answered with
+    /// `unauthorized_client` (RFC 6749 §4.1.2.1). Default: `["code"]`.
+    ///
+    /// ```
+    /// # use oidckit::testing::MockClient;
+    /// let client = MockClient::none("spa").response_types(["code", "code id_token", "id_token"]);
+    /// ```
+    #[must_use]
+    pub fn response_types<I, S>(mut self, response_types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.response_types = response_types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the client registered `response_type`.
+    pub(super) fn allows_response_type(&self, response_type: ResponseType) -> bool {
+        self.response_types
+            .iter()
+            .any(|registered| ResponseType::of(registered) == Some(response_type))
+    }
+
     fn with(client_id: impl Into<String>, method: MockAuth) -> Self {
         MockClient {
             client_id: client_id.into(),
@@ -197,6 +231,7 @@ impl MockClient {
             require_par: false,
             request_object_key: None,
             authorization_signed_response_alg: None,
+            response_types: vec!["code".to_owned()],
         }
     }
 

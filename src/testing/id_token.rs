@@ -68,13 +68,15 @@ impl IdTokenFault {
     }
 }
 
-/// The `at_hash` of `access_token` for an ID Token signed with `alg` (OIDC
-/// Core §3.1.3.6): base64url of the left half of the hash of its ASCII
-/// octets, the hash being the one of `alg` (SHA-256 for `*256`, SHA-384
-/// for `*384`, SHA-512 for `*512` and for EdDSA/Ed25519).
-pub(super) fn token_hash(alg: JwsAlgorithm, access_token: &str) -> String {
+/// The `at_hash` of an access token, the `c_hash` of a code or the
+/// `s_hash` of a `state` (`value`) for an ID Token signed with `alg` (OIDC
+/// Core §3.1.3.6, §3.3.2.11; FAPI 1.0 Advanced): base64url of the left
+/// half of the hash of its ASCII octets, the hash being the one of `alg`
+/// (SHA-256 for `*256`, SHA-384 for `*384`, SHA-512 for `*512` and for
+/// EdDSA/Ed25519).
+pub(super) fn token_hash(alg: JwsAlgorithm, value: &str) -> String {
     use JwsAlgorithm::*;
-    let input = access_token.as_bytes();
+    let input = value.as_bytes();
     let digest: Vec<u8> = match alg {
         HS256 | RS256 | PS256 | ES256 => openssl::sha::sha256(input).to_vec(),
         HS384 | RS384 | PS384 | ES384 => openssl::sha::sha384(input).to_vec(),
@@ -83,16 +85,32 @@ pub(super) fn token_hash(alg: JwsAlgorithm, access_token: &str) -> String {
     b64url(&digest[..digest.len() / 2])
 }
 
-/// Issues the ID Token of `grant` for a token response with
-/// `access_token`: signed with the current key (header `alg`, `kid`,
-/// `typ: "JWT"`), claims `iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`,
-/// `nonce` (if given), `at_hash` and the user's claims; then spoiled by
-/// the next [`IdTokenFault`], if any.
+/// What travels with an ID Token, each hashed into a claim when present:
+/// the access token of a token response (`at_hash`), the code of a hybrid
+/// response (`c_hash`) and the `state` of a front-channel response
+/// (`s_hash`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Hashed<'a> {
+    pub(super) access_token: Option<&'a str>,
+    pub(super) code: Option<&'a str>,
+    pub(super) state: Option<&'a str>,
+}
+
+/// The claims of the hashes [`Hashed`] can give: never taken from the
+/// user's claims.
+const HASH_CLAIMS: [&str; 3] = ["at_hash", "c_hash", "s_hash"];
+
+/// Issues the ID Token of `grant`, at the token endpoint (with the access
+/// token) or at the authorization endpoint (with the code and the `state`):
+/// signed with the current key (header `alg`, `kid`, `typ: "JWT"`), claims
+/// `iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`, `nonce` (if given), the
+/// hashes of `hashed` (`at_hash`, `c_hash`, `s_hash`) and the user's
+/// claims; then spoiled by the next [`IdTokenFault`], if any.
 pub(super) fn issue(
     state: &ServerState,
     grant: &UserGrant,
     nonce: Option<&str>,
-    access_token: &str,
+    hashed: Hashed<'_>,
 ) -> crate::Result<String> {
     let key = state.signing.lock().expect("lock").current().clone();
     let now = state.now();
@@ -107,10 +125,13 @@ pub(super) fn issue(
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), nonce.into());
     }
-    claims.insert(
-        "at_hash".into(),
-        token_hash(key.algorithm(), access_token).into(),
-    );
+    let hashes = [hashed.access_token, hashed.code, hashed.state];
+    for (claim, value) in HASH_CLAIMS.into_iter().zip(hashes) {
+        claims.remove(claim);
+        if let Some(value) = value {
+            claims.insert(claim.into(), token_hash(key.algorithm(), value).into());
+        }
+    }
     claims.remove("azp");
     let fault = state.id_token_faults.lock().expect("lock").pop_front();
     if let Some(IdTokenFault::Claims(changes)) = &fault {
@@ -214,9 +235,18 @@ fn hmac_with_public_key(key: &PrivateKey, claims: Map<String, Value>) -> crate::
 
 /// ID Token faults.
 impl MockAuthorizationServer {
-    /// Spoils the next ID Token the token endpoint issues (from an
-    /// authorization code or a refresh) with `fault`; later ones are normal
-    /// again. Several calls queue several faults, one per token.
+    /// Spoils the next ID Token the server issues with `fault`, whichever
+    /// the channel: the token endpoint's (from an authorization code or a
+    /// refresh) or the authorization endpoint's (the front-channel ID Token
+    /// of a `code id_token` or `id_token` response; so in a hybrid sign-in
+    /// the fault reaches the front-channel token, and the token endpoint's
+    /// is normal). Later ones are normal again. Several calls queue several
+    /// faults, one per token.
+    ///
+    /// E.g. `IdTokenFault::claims(json!({"c_hash": null}))` takes the
+    /// `c_hash` out of a hybrid response's ID Token, and
+    /// `IdTokenFault::claims(json!({"s_hash": "…"}))` gives it a wrong
+    /// `s_hash`.
     pub fn tamper_next_id_token(&self, fault: IdTokenFault) {
         self.state
             .id_token_faults

@@ -19,6 +19,9 @@ const RESPONSE_LIFETIME: u64 = 300;
 pub(super) enum ResponseMode {
     /// `query` (the default of the code flow): in the redirect's query.
     Query,
+    /// `fragment` (the default of the hybrid and implicit flows): in the
+    /// redirect's fragment.
+    Fragment,
     /// `form_post`: a page that posts the parameters.
     FormPost,
     /// `query.jwt`, and `jwt` in the code flow (JARM §2.3.4): `response`
@@ -29,16 +32,19 @@ pub(super) enum ResponseMode {
 }
 
 impl ResponseMode {
-    /// The mode a `response_mode` value asks for (none: `query`), or `None`
-    /// if it is not supported (e.g. `fragment`, `fragment.jwt`: the code
-    /// flow's responses never travel in the fragment here).
-    pub(super) fn of(value: Option<&str>) -> Option<Self> {
+    /// The mode a `response_mode` value asks for, or `None` if it is not
+    /// supported (e.g. `fragment.jwt`). Whether it suits the request's
+    /// `response_type` is
+    /// [`ResponseType::refuses`](super::response_type::ResponseType::refuses)'
+    /// business.
+    pub(super) fn of(value: &str) -> Option<Self> {
         match value {
-            None | Some("query") => Some(ResponseMode::Query),
-            Some("form_post") => Some(ResponseMode::FormPost),
-            Some("jwt" | "query.jwt") => Some(ResponseMode::QueryJwt),
-            Some("form_post.jwt") => Some(ResponseMode::FormPostJwt),
-            Some(_) => None,
+            "query" => Some(ResponseMode::Query),
+            "fragment" => Some(ResponseMode::Fragment),
+            "form_post" => Some(ResponseMode::FormPost),
+            "jwt" | "query.jwt" => Some(ResponseMode::QueryJwt),
+            "form_post.jwt" => Some(ResponseMode::FormPostJwt),
+            _ => None,
         }
     }
 

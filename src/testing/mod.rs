@@ -32,7 +32,7 @@
 //! | Endpoint | What it does |
 //! |---|---|
 //! | `POST {issuer}/par` | A pushed authorization request (RFC 9126 §2): the client authenticated as at the token endpoint (every method; the PAR URL is an accepted assertion audience), the authorization request's parameters in the form, or in a request object (`request`, with only `client_id` and client authentication beside it, §3), checked as the authorization endpoint checks them; a `request_uri` in it is refused (§2.1). A DPoP proof (`htu` the PAR URL), or a `dpop_jkt` parameter, binds the code (RFC 9449 §10.1). Answers `201` with `request_uri` (`urn:ietf:params:oauth:request_uri:…`) and `expires_in: 60`; errors are JSON, 400 (401 `invalid_client`). |
-//! | `GET`/`POST {issuer}/authorize` | Takes the request from the parameters, from a pushed request (`client_id` and a one-time, unexpired `request_uri` of that client: the other parameters are ignored, RFC 9126 §4), or from a request object (`client_id` and `request`, RFC 9101 §6); checks it (OIDC Core §3.1.2.1, PKCE with `S256` required, RFC 7636) and approves it at once as the configured user: no login page, no consent. Answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207), or with `response_mode=form_post` a page whose form posts them; with `response_mode=jwt`, `query.jwt` or `form_post.jwt` (JARM), the same carry the one parameter `response`, a signed JWT. Errors about the request go back the same way (`invalid_request_object` for a refused request object, when the redirect URI can be trusted without it); an unknown client, an unacceptable `redirect_uri`, an unusable `request_uri` (`invalid_request_uri`) or a missing one when PAR is required (`invalid_request`) is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
+//! | `GET`/`POST {issuer}/authorize` | Takes the request from the parameters, from a pushed request (`client_id` and a one-time, unexpired `request_uri` of that client: the other parameters are ignored, RFC 9126 §4), or from a request object (`client_id` and `request`, RFC 9101 §6); checks it (OIDC Core §3.1.2.1, PKCE with `S256` required for a code, RFC 7636) and approves it at once as the configured user: no login page, no consent. `response_type=code`: answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207) in the query, or with `response_mode=form_post` a page whose form posts them; with `response_mode=jwt`, `query.jwt` or `form_post.jwt` (JARM), the same carry the one parameter `response`, a signed JWT. `response_type=code id_token` (hybrid, OIDC Core §3.3) and `id_token` (implicit sign-in, §3.2), for a client that [registered them](MockClient::response_types) (else `unauthorized_client`), with a `nonce` and the `openid` scope (else `invalid_request`): `code` (hybrid only), `id_token`, `state` and `iss` in the redirect's **fragment** (`response_mode=fragment`, the default) or posted (`form_post`); `query` and the JARM modes are refused for them (`invalid_request`, Multiple Response Type Encoding Practices §5). Errors about the request go back the same way, in the fragment for those two types unless `form_post` (`invalid_request_object` for a refused request object, when the redirect URI can be trusted without it); an unknown client, an unacceptable `redirect_uri`, an unusable `request_uri` (`invalid_request_uri`) or a missing one when PAR is required (`invalid_request`) is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
 //! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge, and, for a code bound to a DPoP key (a `dpop_jkt` parameter, or a proof at the PAR endpoint), a proof of that key (RFC 9449 §10; else `invalid_grant`). Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
@@ -58,33 +58,49 @@
 //! and userinfo response, whatever the scope) and an optional fixed
 //! [`auth_time`](MockServerBuilder::auth_time). ID Tokens are signed with
 //! the [`signing_alg`](MockServerBuilder::signing_alg) (ES256 by default)
-//! and carry `iss`, `sub`, `aud`, `exp` (`iat` + 300 s), `iat`, `auth_time`,
-//! `nonce` and `at_hash`.
+//! and carry `iss`, `sub`, `aud`, `exp` (`iat` + 300 s), `iat`, `auth_time`
+//! and `nonce`; the token endpoint's carry `at_hash` (its access token);
+//! the front-channel ID Token of a hybrid or implicit response carries no
+//! `at_hash` (no access token travels in the front channel) but `c_hash`
+//! (hybrid: the code) and `s_hash` (when the request had a `state`, as FAPI
+//! 1.0 Advanced has it), each the base64url left half of the `alg`'s hash
+//! (SHA-256, SHA-384, or SHA-512, also for EdDSA). A hybrid response's code
+//! is redeemed as any other; the token endpoint's ID Token is then about
+//! the same `sub`, with the request's `nonce`.
 //!
 //! To test how a client validates what it receives,
 //! [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
-//! spoils the next ID Token ([`IdTokenFault`]: claims, `alg: none`, the
-//! HMAC key-confusion attack, an unknown `kid`, `crit`, a JWE, a bad
-//! signature) and
+//! spoils the next ID Token, of either channel ([`IdTokenFault`]: claims,
+//! e.g. `IdTokenFault::claims(json!({"c_hash": null}))` for a hybrid
+//! response without `c_hash`, `alg: none`, the HMAC key-confusion attack,
+//! an unknown `kid`, `crit`, a JWE, a bad signature) and
 //! [`tamper_next_authorization_response`](MockAuthorizationServer::tamper_next_authorization_response)
 //! the next authorization response ([`AuthorizationResponseFault`]: an
 //! error, a wrong or missing `iss`, a repeated or wrong `state`, an extra
-//! parameter; for JARM, claims of the response JWT, `alg: none`, an
-//! unknown `kid`, a bad signature).
+//! or a missing parameter, e.g. a hybrid response without its `id_token`;
+//! for JARM, claims of the response JWT, `alg: none`, an unknown `kid`, a
+//! bad signature).
 //!
 //! [`authorize`](MockAuthorizationServer::authorize) plays the browser: it
 //! GETs an authorization URL (a plain one, `client_id` and `request_uri`
 //! after a push, or `client_id` and `request`) and returns the callback
-//! URL;
+//! URL (the response in its query, or in its fragment for the hybrid and
+//! implicit flows, ready for `authorization_code_grant` with
+//! `AuthorizationChecks::hybrid` or for `implicit_authentication`);
 //! [`authorize_form_post`](MockAuthorizationServer::authorize_form_post)
 //! returns what a `form_post` (or `form_post.jwt`) page would post.
 //!
-//! Not supported: the implicit and hybrid flows, `request_uri` values other
-//! than the PAR endpoint's (none is fetched), encrypted request objects and
+//! Not supported: access tokens in the front channel (`token`, `code
+//! token`, `id_token token`, `code id_token token`:
+//! `unsupported_response_type`), the JARM modes with `code id_token` and
+//! `id_token` (JARM only with `code`), the `fragment` mode with `code`
+//! (only with `code id_token` and `id_token`), `request_uri` values other than
+//! the PAR endpoint's (none is fetched), encrypted request objects and
 //! responses, `fragment.jwt`, `prompt` (ignored: the user is always signed
 //! in), the `claims` parameter, pairwise subjects, encrypted tokens, and
 //! front- or back-channel logout; a logout is only recorded (tokens stay
-//! valid).
+//! valid). The guide `docs/hybrid-implicit.md` signs in with both flows
+//! against this server.
 //!
 //! # Examples
 //!
@@ -225,6 +241,7 @@ mod keys;
 mod logout;
 mod par;
 mod resource;
+mod response_type;
 mod token;
 mod userinfo;
 
@@ -412,7 +429,7 @@ impl MockServerBuilder {
     /// userinfo response whatever the requested scope (the mock does not
     /// filter by `profile`/`email`/… scopes). They cannot replace the
     /// protocol claims (`iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`,
-    /// `nonce`, `at_hash`, `azp`): use
+    /// `nonce`, `at_hash`, `c_hash`, `s_hash`, `azp`): use
     /// [`tamper_next_id_token`](MockAuthorizationServer::tamper_next_id_token)
     /// for that.
     ///
@@ -832,8 +849,10 @@ impl ServerState {
                 "openid", "profile", "email", "address", "phone", "offline_access", "read", "write"
             ],
             "dpop_signing_alg_values_supported": ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"],
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query", "form_post", "jwt", "query.jwt", "form_post.jwt"],
+            "response_types_supported": ["code", "code id_token", "id_token"],
+            "response_modes_supported": [
+                "query", "fragment", "form_post", "jwt", "query.jwt", "form_post.jwt"
+            ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "userinfo_signing_alg_values_supported": [alg],

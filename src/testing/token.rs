@@ -156,7 +156,11 @@ pub(super) fn token(
     // OIDC Core §3.1.3.3 and §12.2: an ID Token for a grant with `openid`,
     // signed before anything is stored so a signing failure leaves no trace.
     if let Some(g) = grant.as_ref().filter(|g| g.has_scope("openid")) {
-        match id_token::issue(state, g, nonce.as_deref(), &access_token) {
+        let hashed = id_token::Hashed {
+            access_token: Some(&access_token),
+            ..Default::default()
+        };
+        match id_token::issue(state, g, nonce.as_deref(), hashed) {
             Ok(id_token) => {
                 extra.insert("id_token".into(), id_token.into());
             }
