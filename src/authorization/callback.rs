@@ -314,11 +314,13 @@ pub(crate) fn check_params(
     }
 
     // The front channel carries what the response_type asked for, and no
-    // access token ever (BCP §2.1.2: `token` responses are refused).
+    // access token ever (BCP §2.1.2: `token` response types are refused; an
+    // access token comes back as `access_token`, OAuth 2.0 Multiple
+    // Response Types §3, with `token_type`).
     let refused: &[&str] = match checks.flow {
-        Flow::Code => &["id_token", "token"],
-        Flow::Hybrid => &["token"],
-        Flow::Implicit => &["code", "token"],
+        Flow::Code => &["id_token", "access_token", "token"],
+        Flow::Hybrid => &["access_token", "token"],
+        Flow::Implicit => &["code", "access_token", "token"],
     };
     if let Some(name) = refused.iter().find(|name| get(name).is_some()) {
         return Err(Error::new(
@@ -564,6 +566,12 @@ mod tests {
             ),
             (
                 "code=c&state=s1&token=x",
+                &s1,
+                false,
+                ErrorKind::UnsupportedOperation,
+            ),
+            (
+                "code=c&state=s1&access_token=x&token_type=Bearer",
                 &s1,
                 false,
                 ErrorKind::UnsupportedOperation,

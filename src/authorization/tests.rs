@@ -178,6 +178,10 @@ async fn hybrid_responses_check_the_id_token_before_the_code_is_redeemed() {
             format!("code=c0de&id_token={good}&state=s1&token=x"),
             ErrorKind::UnsupportedOperation,
         ),
+        (
+            format!("code=c0de&id_token={good}&state=s1&access_token=x&token_type=Bearer"),
+            ErrorKind::UnsupportedOperation,
+        ),
     ];
     for (fragment, kind) in cases {
         let e = run(fragment.clone()).await;
