@@ -157,6 +157,8 @@ struct Inner {
     challenges: Vec<Challenge>,
     /// Advice for the caller, shown after the message.
     hint: Option<String>,
+    /// A response's `Retry-After` (RFC 9110 §10.2.3), in seconds form.
+    retry_after: Option<std::time::Duration>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
@@ -371,6 +373,12 @@ impl Error {
         &self.inner.challenges
     }
 
+    /// The response's `Retry-After`, when it sent one in seconds (e.g. a 503
+    /// or a `slow_down`); polling waits at least this long.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.inner.retry_after
+    }
+
     /// For [`ErrorKind::UnexpectedStatus`]: the start of the body (at most
     /// 512 bytes, lossily decoded as UTF-8, control characters replaced).
     pub fn body_snippet(&self) -> Option<&str> {
@@ -419,9 +427,21 @@ impl Error {
                 body_snippet: None,
                 challenges: Vec::new(),
                 hint: None,
+                retry_after: None,
                 source: None,
             }),
         }
+    }
+
+    /// Keeps a response's `Retry-After` (delta-seconds; an HTTP date is
+    /// ignored), capped at an hour.
+    pub(crate) fn with_retry_after(mut self, headers: &reqwest::header::HeaderMap) -> Self {
+        self.inner.retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| std::time::Duration::from_secs(secs.min(3600)));
+        self
     }
 
     /// Keeps `source` as the cause.

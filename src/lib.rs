@@ -128,6 +128,7 @@ mod authorization;
 mod client_auth;
 mod clock;
 mod config;
+mod device;
 mod dpop;
 mod endpoint;
 mod error;
@@ -173,6 +174,11 @@ pub use config::metadata::{MtlsEndpointAliases, ServerMetadata};
 pub use config::{
     default_http_client, http_client_builder, Configuration, ConfigurationBuilder,
     DEFAULT_CLOCK_TOLERANCE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT,
+};
+pub use device::{
+    build_device_authorization_request, initiate_device_authorization,
+    poll_device_authorization_grant, process_device_authorization_response,
+    DeviceAuthorizationResponse, DEVICE_CODE_GRANT_TYPE,
 };
 pub use dpop::{DPoPHandle, DPOP_HEADER, DPOP_NONCE_HEADER};
 pub use endpoint::request::{EndpointRequest, FormParam};

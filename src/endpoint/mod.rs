@@ -83,6 +83,14 @@ pub(crate) static REVOCATION: Endpoint = Endpoint {
     mtls_alias: |a| a.revocation_endpoint.as_ref(),
 };
 
+/// The device authorization endpoint (RFC 8628 §3.1).
+pub(crate) static DEVICE_AUTHORIZATION: Endpoint = Endpoint {
+    name: "device_authorization_endpoint",
+    span: "device_authorization",
+    url: |m| m.device_authorization_endpoint.as_ref(),
+    mtls_alias: |a| a.device_authorization_endpoint.as_ref(),
+};
+
 /// The pushed authorization request endpoint (RFC 9126).
 pub(crate) static PAR: Endpoint = Endpoint {
     name: "pushed_authorization_request_endpoint",

@@ -27,6 +27,10 @@ pub(crate) fn expect_status(response: &EndpointResponse, expected: StatusCode) -
 /// Turns a non-success response into an error: the OAuth error from the JSON
 /// body or from a `WWW-Authenticate` challenge, else the unexpected status.
 pub(crate) fn error_from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    read_error(status, headers, body).with_retry_after(headers)
+}
+
+fn read_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     // Read with duplicate members refused, as every JSON body is: a body
     // whose `error` means one thing here and another elsewhere is not an
     // OAuth error body (and could not trigger a DPoP nonce retry).

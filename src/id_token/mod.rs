@@ -63,6 +63,14 @@ pub(crate) struct IdTokenExpectations {
 }
 
 impl IdTokenExpectations {
+    /// An optional ID Token from a flow without a nonce (device, CIBA).
+    pub(crate) fn without_nonce() -> Self {
+        IdTokenExpectations {
+            skip_nonce_check: true,
+            ..Default::default()
+        }
+    }
+
     /// After a refresh: an ID Token is optional, its nonce not compared,
     /// its subject the original one when known.
     pub(crate) fn after_refresh(subject: Option<&str>) -> Self {
