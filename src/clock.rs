@@ -1,7 +1,9 @@
 //! Injectable time.
 //!
 //! Every time-dependent rule (assertion `iat`/`exp`, token expiry) reads the
-//! time from a [`Clock`], so tests can move time forward without sleeping.
+//! time from a [`Clock`], and every wait between polls (the device flow)
+//! goes through [`Clock::sleep`], so tests can move time forward without
+//! sleeping.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,12 @@ use std::time::{Duration, SystemTime};
 pub trait Clock: Debug + Send + Sync {
     /// The current time.
     fn now(&self) -> SystemTime;
+
+    /// Waits `duration` (between polls): Tokio's timer by default; a
+    /// [`ManualClock`] moves itself forward instead and returns at once.
+    fn sleep(&self, duration: Duration) -> crate::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// The operating system's clock; the default.
@@ -61,6 +69,13 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the clock forward by `duration` and returns at once: a test
+    /// that polls runs in virtual time.
+    fn sleep(&self, duration: Duration) -> crate::BoxFuture<'static, ()> {
+        self.advance(duration);
+        Box::pin(std::future::ready(()))
     }
 }
 

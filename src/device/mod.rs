@@ -204,9 +204,11 @@ where
 /// `expires_in` passing (`expired_token`, without asking the server again).
 /// An ID Token in the response is validated (no nonce in this flow).
 ///
-/// Waiting uses Tokio's timer, so tests run it in paused time. The
-/// [`options`](Call::options) apply to every poll (DPoP binds the token);
-/// their `deadline` or cancellation token stop the polling.
+/// Waiting and the expiry use the configuration's [`Clock`](crate::Clock):
+/// Tokio's timer by default; with a [`ManualClock`](crate::ManualClock)
+/// (shared with the mock server) a test polls in virtual time, without
+/// sleeping. The [`options`](Call::options) apply to every poll (DPoP binds
+/// the token); their `deadline` or cancellation token stop the polling.
 pub fn poll_device_authorization_grant<'a>(
     config: &'a Configuration,
     device: &DeviceAuthorizationResponse,
@@ -214,18 +216,19 @@ pub fn poll_device_authorization_grant<'a>(
     let device_code = device.device_code.clone();
     let (interval, expires_in) = (device.interval.max(1), device.expires_in);
     Call::new(move |options: RequestOptions| async move {
-        let started = tokio::time::Instant::now();
-        let deadline = started + Duration::from_secs(expires_in);
+        let clock = config.clock().clone();
+        let deadline = clock.now() + Duration::from_secs(expires_in);
         let mut interval = Duration::from_secs(interval);
         let mut wait = interval;
-        // Bounded: every pass waits at least a second, and the loop ends
-        // at the deadline.
+        // Bounded: every pass waits at least a second of the clock, and the
+        // loop ends at the deadline.
         loop {
-            if tokio::time::Instant::now() + wait >= deadline {
-                tokio::time::sleep_until(deadline).await;
+            let remaining = deadline.duration_since(clock.now()).unwrap_or_default();
+            if wait >= remaining {
+                clock.sleep(remaining).await;
                 return Err(expired());
             }
-            tokio::time::sleep(wait).await;
+            clock.sleep(wait).await;
             let poll = checked_grant(
                 config,
                 DEVICE_CODE_GRANT_TYPE,
