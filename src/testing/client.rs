@@ -1,7 +1,7 @@
 //! Registered clients and client authentication at the token, pushed
-//! authorization request, introspection and revocation endpoints (RFC 6749
-//! §2.3, RFC 7523 §3, RFC 9126 §2, OIDC Core §9), verified as a real server
-//! does.
+//! authorization request, device authorization, introspection and
+//! revocation endpoints (RFC 6749 §2.3, RFC 7523 §3, RFC 9126 §2, RFC 8628
+//! §3.1, OIDC Core §9), verified as a real server does.
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -423,12 +423,17 @@ fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Resu
     if claims["iss"] != id || claims["sub"] != id {
         return Err("assertion iss/sub must be the client_id".into());
     }
-    // RFC 7523 §3: the issuer or the token endpoint; at the PAR endpoint
-    // also its own URL (RFC 9126 §2).
+    // RFC 7523 §3: the issuer or the token endpoint; at the PAR and device
+    // authorization endpoints also their own URLs (RFC 9126 §2, RFC 8628
+    // §3.1).
     let token_endpoint = format!("{}/token", state.issuer);
     let par_endpoint = format!("{}/par", state.issuer);
+    let device_endpoint = format!("{}/device_authorization", state.issuer);
     let aud_ok = |a: &Value| {
-        a == state.issuer.as_str() || a == token_endpoint.as_str() || a == par_endpoint.as_str()
+        a == state.issuer.as_str()
+            || a == token_endpoint.as_str()
+            || a == par_endpoint.as_str()
+            || a == device_endpoint.as_str()
     };
     let aud_valid = match &claims["aud"] {
         Value::Array(list) => list.iter().any(aud_ok),
@@ -436,7 +441,8 @@ fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Resu
     };
     if !aud_valid {
         return Err(format!(
-            "assertion aud {} is not the issuer, the token endpoint or the PAR endpoint",
+            "assertion aud {} is not the issuer, the token endpoint, the PAR endpoint or the device \
+             authorization endpoint",
             claims["aud"]
         ));
     }

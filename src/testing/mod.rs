@@ -22,6 +22,11 @@
 //! - DPoP (RFC 9449): proofs verified at the token, PAR, userinfo and
 //!   resource endpoints, tokens bound, codes bound (`dpop_jkt`, §10),
 //!   server nonces on demand.
+//! - The Device Authorization Grant (RFC 8628): device codes at
+//!   `{issuer}/device_authorization`, polled at the token endpoint until
+//!   the test [approves](MockAuthorizationServer::approve_device) or
+//!   [denies](MockAuthorizationServer::deny_device) them; see the table
+//!   below.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
@@ -34,6 +39,8 @@
 //! | `POST {issuer}/par` | A pushed authorization request (RFC 9126 §2): the client authenticated as at the token endpoint (every method; the PAR URL is an accepted assertion audience), the authorization request's parameters in the form, or in a request object (`request`, with only `client_id` and client authentication beside it, §3), checked as the authorization endpoint checks them; a `request_uri` in it is refused (§2.1). A DPoP proof (`htu` the PAR URL), or a `dpop_jkt` parameter, binds the code (RFC 9449 §10.1). Answers `201` with `request_uri` (`urn:ietf:params:oauth:request_uri:…`) and `expires_in: 60`; errors are JSON, 400 (401 `invalid_client`). |
 //! | `GET`/`POST {issuer}/authorize` | Takes the request from the parameters, from a pushed request (`client_id` and a one-time, unexpired `request_uri` of that client: the other parameters are ignored, RFC 9126 §4), or from a request object (`client_id` and `request`, RFC 9101 §6); checks it (OIDC Core §3.1.2.1, PKCE with `S256` required for a code, RFC 7636) and approves it at once as the configured user: no login page, no consent. `response_type=code`: answers with a `303` to the `redirect_uri` with `code`, `state` and `iss` (RFC 9207) in the query, or with `response_mode=form_post` a page whose form posts them; with `response_mode=jwt`, `query.jwt` or `form_post.jwt` (JARM), the same carry the one parameter `response`, a signed JWT. `response_type=code id_token` (hybrid, OIDC Core §3.3) and `id_token` (implicit sign-in, §3.2), for a client that [registered them](MockClient::response_types) (else `unauthorized_client`), with a `nonce` and the `openid` scope (else `invalid_request`): `code` (hybrid only), `id_token`, `state` and `iss` in the redirect's **fragment** (`response_mode=fragment`, the default) or posted (`form_post`); `query` and the JARM modes are refused for them (`invalid_request`, Multiple Response Type Encoding Practices §5). Errors about the request go back the same way, in the fragment for those two types unless `form_post` (`invalid_request_object` for a refused request object, when the redirect URI can be trusted without it); an unknown client, an unacceptable `redirect_uri`, an unusable `request_uri` (`invalid_request_uri`) or a missing one when PAR is required (`invalid_request`) is a 400 with a JSON error. Codes are one-time and live 60 seconds. |
 //! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge, and, for a code bound to a DPoP key (a `dpop_jkt` parameter, or a proof at the PAR endpoint), a proof of that key (RFC 9449 §10; else `invalid_grant`). Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
+//! | `POST {issuer}/device_authorization` | A device authorization request (RFC 8628 §3.1): the client authenticated as at the token endpoint (a public client with `client_id` alone), an optional `scope` (within the client's, else `invalid_scope`). Answers `device_code`, `user_code` (eight letters of `BCDFGHJKLMNPQRSTVWXZ`, `XXXX-XXXX`, §6.1), `verification_uri` (`{issuer}/device`, a `GET` shows a form), `verification_uri_complete` (with `?user_code=…`), `expires_in` ([`device_code_lifetime`](MockServerBuilder::device_code_lifetime), 600) and `interval` ([`device_poll_interval`](MockServerBuilder::device_poll_interval), 5), §3.2. |
+//! | `POST {issuer}/token`, `grant_type=urn:ietf:params:oauth:grant-type:device_code` | Polls a `device_code` of the same client (RFC 8628 §3.4, §3.5): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_device) or [denies](MockAuthorizationServer::deny_device) it (`access_denied`); `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_device_slow_down). Once approved, the tokens as for a code: an ID Token when the scope has `openid`, a refresh token with `offline_access`. A code is redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_device_poll_responses). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
@@ -232,6 +239,7 @@
 
 mod authorize;
 mod client;
+mod device;
 mod dpop;
 mod fault;
 mod id_token;
@@ -340,6 +348,9 @@ pub struct MockServerBuilder {
     auth_time: Option<u64>,
     userinfo_signed_response: bool,
     require_par: bool,
+    device_code_lifetime: u64,
+    device_poll_interval: u64,
+    enforce_device_slow_down: bool,
 }
 
 impl MockServerBuilder {
@@ -473,6 +484,34 @@ impl MockServerBuilder {
         self
     }
 
+    /// The `expires_in` of device codes, in seconds (default 600; RFC 8628
+    /// §3.2): by the server's [clock](Self::clock), a poll after that gets
+    /// `expired_token` (§3.5).
+    pub fn device_code_lifetime(mut self, seconds: u64) -> Self {
+        self.device_code_lifetime = seconds;
+        self
+    }
+
+    /// The `interval` the device authorization endpoint announces, the
+    /// minimum seconds between polls of the token endpoint (default 5; RFC
+    /// 8628 §3.2).
+    pub fn device_poll_interval(mut self, seconds: u64) -> Self {
+        self.device_poll_interval = seconds;
+        self
+    }
+
+    /// Answers `slow_down` to a device code poll that comes sooner than the
+    /// interval after the previous one, by the server's
+    /// [clock](Self::clock), and adds 5 seconds to that device code's
+    /// interval (RFC 8628 §3.5). Default false: under Tokio's paused time
+    /// the system clock runs on while the client's sleeps do not, so only
+    /// turn this on with a [`ManualClock`](crate::ManualClock) the test
+    /// moves.
+    pub fn enforce_device_slow_down(mut self, enforce: bool) -> Self {
+        self.enforce_device_slow_down = enforce;
+        self
+    }
+
     /// Generates the signing key, binds 127.0.0.1 on a free port and starts
     /// serving on the current Tokio runtime.
     ///
@@ -544,6 +583,14 @@ impl MockServerBuilder {
             pushed: Mutex::new(HashMap::new()),
             par_requests: AtomicUsize::new(0),
             par_faults: Mutex::new(VecDeque::new()),
+            device_code_lifetime: self.device_code_lifetime,
+            device_poll_interval: self.device_poll_interval,
+            enforce_device_slow_down: self.enforce_device_slow_down,
+            device_codes: Mutex::new(HashMap::new()),
+            device_seq: AtomicUsize::new(0),
+            device_requests: AtomicUsize::new(0),
+            device_faults: Mutex::new(VecDeque::new()),
+            device_poll_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -607,6 +654,9 @@ impl MockAuthorizationServer {
             auth_time: None,
             userinfo_signed_response: false,
             require_par: false,
+            device_code_lifetime: 600,
+            device_poll_interval: 5,
+            enforce_device_slow_down: false,
         }
     }
 
@@ -762,6 +812,20 @@ struct ServerState {
     pushed: Mutex<HashMap<String, par::PushedRequest>>,
     par_requests: AtomicUsize,
     par_faults: Mutex<VecDeque<Fault>>,
+    /// The `expires_in` of device codes (RFC 8628 §3.2).
+    device_code_lifetime: u64,
+    /// The `interval` announced with device codes (RFC 8628 §3.2).
+    device_poll_interval: u64,
+    /// Answer `slow_down` to polls sooner than the interval (RFC 8628 §3.5).
+    enforce_device_slow_down: bool,
+    /// Device authorization requests not yet redeemed, by device code.
+    device_codes: Mutex<HashMap<String, device::DeviceAuthorization>>,
+    /// The order of device authorization requests.
+    device_seq: AtomicUsize,
+    device_requests: AtomicUsize,
+    device_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next device code polls of the token endpoint.
+    device_poll_faults: Mutex<VecDeque<Fault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -825,6 +889,7 @@ impl ServerState {
             "client_credentials",
             crate::TOKEN_EXCHANGE_GRANT_TYPE,
             crate::JWT_BEARER_GRANT_TYPE,
+            device::DEVICE_CODE_GRANT_TYPE,
         ];
         grant_types.extend(self.extension_grants.iter().map(String::as_str));
         json!({
@@ -865,6 +930,7 @@ impl ServerState {
             // fetched.
             "request_uri_parameter_supported": false,
             "pushed_authorization_request_endpoint": format!("{iss}/par"),
+            "device_authorization_endpoint": format!("{iss}/device_authorization"),
             "require_pushed_authorization_requests": self.require_par,
             "authorization_signing_alg_values_supported": [alg],
         })
@@ -908,7 +974,19 @@ async fn handle(
     }
     if method == Method::POST && path == format!("{p}/token") {
         state.token_requests.fetch_add(1, Ordering::SeqCst);
-        let fault = state.token_faults.lock().expect("lock").pop_front();
+        let device_poll = form
+            .iter()
+            .any(|(k, v)| k == "grant_type" && v == device::DEVICE_CODE_GRANT_TYPE);
+        let fault = state
+            .token_faults
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .or_else(|| {
+                device_poll
+                    .then(|| state.device_poll_faults.lock().expect("lock").pop_front())
+                    .flatten()
+            });
         let normal = || {
             let mut response = token::token(&state, &headers, &form);
             state.add_nonce_header(&mut response);
@@ -933,6 +1011,15 @@ async fn handle(
             response
         };
         return respond(fault, normal).await;
+    }
+    if method == Method::POST && path == format!("{p}/device_authorization") {
+        state.device_requests.fetch_add(1, Ordering::SeqCst);
+        let fault = state.device_faults.lock().expect("lock").pop_front();
+        let normal = || device::device_authorization(&state, &headers, &form);
+        return respond(fault, normal).await;
+    }
+    if method == Method::GET && path == format!("{p}/device") {
+        return device::verification_page(&query);
     }
     if get_or_post && path == format!("{p}/authorize") {
         return authorize::authorize(&state, params);

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::authenticate;
 use super::dpop::optional_proof;
-use super::{authorize, id_token, IssuedToken, ServerState, UserGrant};
+use super::{authorize, device, id_token, IssuedToken, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -68,6 +68,16 @@ pub(super) fn token(
             nonce = redeemed.nonce;
             code = Some(redeemed.code);
             grant = Some(redeemed.grant);
+        }
+        device::DEVICE_CODE_GRANT_TYPE => {
+            // RFC 8628 §3.5: the pending, slow-down, denied and expired
+            // answers are all 400s.
+            let approved = match device::redeem(state, client, form) {
+                Ok(g) => g,
+                Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
+            };
+            scope = Some(approved.scope.clone()).filter(|s| !s.is_empty());
+            grant = Some(approved);
         }
         "refresh_token" => {
             let rt = param("refresh_token").unwrap_or_default();
