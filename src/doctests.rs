@@ -19,5 +19,6 @@
 #[doc = include_str!("../docs/par.md")]
 #[doc = include_str!("../docs/jar.md")]
 #[doc = include_str!("../docs/jarm.md")]
+#[doc = include_str!("../docs/device.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
 struct DocsDoctests;

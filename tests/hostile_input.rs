@@ -4,11 +4,11 @@
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    jwk_thumbprint, parse_www_authenticate, process_pushed_authorization_response,
-    process_token_response, validate_authorization_response, validate_id_token,
-    validate_jwt_authorization_response, AuthorizationChecks, Callback, ClientAuth, Configuration,
-    DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm,
-    PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
+    jwk_thumbprint, parse_www_authenticate, process_device_authorization_response,
+    process_pushed_authorization_response, process_token_response, validate_authorization_response,
+    validate_id_token, validate_jwt_authorization_response, AuthorizationChecks, Callback,
+    ClientAuth, Configuration, DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse,
+    JwkSet, JwsAlgorithm, PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -209,5 +209,16 @@ proptest! {
             prop_assert!(!pushed.request_uri.is_empty());
         }
         let _ = process_pushed_authorization_response(&ctx, &answer(StatusCode::CREATED, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn device_authorization_responses_never_panic(v in json(), bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let body = serde_json::to_vec(&v).unwrap();
+        let ctx = config().context();
+        if let Ok(device) = process_device_authorization_response(&ctx, &answer(StatusCode::OK, headers("application/json", b""), &body)) {
+            prop_assert!(device.interval > 0);
+            prop_assert!(!device.device_code.is_empty() && !device.user_code.is_empty());
+        }
+        let _ = process_device_authorization_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
     }
 }
