@@ -16,7 +16,7 @@ mod callback;
 mod jar;
 mod logout;
 mod par;
-#[cfg(all(test, feature = "testing"))]
+#[cfg(test)]
 mod tests;
 
 pub use callback::{

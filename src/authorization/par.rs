@@ -8,7 +8,9 @@ use tracing::Instrument as _;
 use url::Url;
 
 use crate::config::Configuration;
-use crate::endpoint::request::{EndpointRequest, FormParam, UnauthenticatedRequest};
+use crate::endpoint::request::{
+    client_id_param, EndpointRequest, FormParam, UnauthenticatedRequest,
+};
 use crate::endpoint::response::expect_status;
 use crate::endpoint::{self, EndpointContext, PAR};
 use crate::error::{server_text, Error, Result};
@@ -54,14 +56,8 @@ where
             "`request_uri` cannot be pushed (RFC 9126 §2.1)",
         ));
     }
-    // `client_id` is an authorization request parameter; every client
-    // authentication method but Basic already sends it in the form.
-    let owned: &[(&'static str, &str)] = if ctx.auth.method_name() == "client_secret_basic" {
-        &[("client_id", ctx.client.client_id.as_str())]
-    } else {
-        &[]
-    };
-    UnauthenticatedRequest::new(ctx, &PAR, owned, params)
+    let client_id = client_id_param(ctx);
+    UnauthenticatedRequest::new(ctx, &PAR, client_id.as_slice(), params)
 }
 
 /// Processes the answer (the low-level half of

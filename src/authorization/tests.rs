@@ -64,7 +64,9 @@ impl Fixture {
                 claims[k] = v.clone();
             }
         }
-        crate::testing::sign_jwt(&self.key, claims).unwrap()
+        self.key
+            .sign_jwt(Some("JWT"), &[], claims.as_object().unwrap().clone())
+            .unwrap()
     }
 }
 

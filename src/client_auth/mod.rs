@@ -270,6 +270,12 @@ impl ClientAuth {
         }
     }
 
+    /// Whether [`apply`](Self::apply) puts `client_id` in the form: every
+    /// method but Basic, which sends it in the `Authorization` header.
+    pub(crate) fn sends_client_id_in_form(&self) -> bool {
+        !matches!(self.method, Method::ClientSecretBasic(_))
+    }
+
     /// The JWS algorithm of assertions, for the JWT methods.
     pub fn signing_algorithm(&self) -> Option<JwsAlgorithm> {
         match &self.method {

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use tracing::Instrument as _;
 
 use crate::config::Configuration;
-use crate::endpoint::request::{EndpointRequest, FormParam, UnauthenticatedRequest};
+use crate::endpoint::request::{
+    client_id_param, EndpointRequest, FormParam, UnauthenticatedRequest,
+};
 use crate::endpoint::response::expect_status;
 use crate::endpoint::{self, EndpointContext, DEVICE_AUTHORIZATION};
 use crate::error::{server_text, Error, Result};
@@ -86,14 +88,8 @@ where
     I: IntoIterator,
     I::Item: FormParam,
 {
-    // RFC 8628 §3.1: `client_id` is a parameter of the request; every client
-    // authentication method but Basic already sends it in the form.
-    let owned: &[(&'static str, &str)] = if ctx.auth.method_name() == "client_secret_basic" {
-        &[("client_id", ctx.client.client_id.as_str())]
-    } else {
-        &[]
-    };
-    UnauthenticatedRequest::new(ctx, &DEVICE_AUTHORIZATION, owned, params)
+    let client_id = client_id_param(ctx);
+    UnauthenticatedRequest::new(ctx, &DEVICE_AUTHORIZATION, client_id.as_slice(), params)
 }
 
 /// Processes the device authorization response (RFC 8628 §3.2): a 200 with

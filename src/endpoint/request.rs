@@ -85,6 +85,13 @@ pub(crate) const RESOURCE_LIBRARY_HEADERS: [&str; 8] = [
     "upgrade",
 ];
 
+/// `client_id` as a request parameter of its own, for endpoints whose
+/// requests carry it (PAR, RFC 9126 §2.1; device authorization, RFC 8628
+/// §3.1) — unless the client authentication already puts it in the form.
+pub(crate) fn client_id_param<'c>(ctx: &EndpointContext<'c>) -> Option<(&'static str, &'c str)> {
+    (!ctx.auth.sends_client_id_in_form()).then_some(("client_id", ctx.client.client_id.as_str()))
+}
+
 /// A request ready to send: [`method`](Self::method) to [`url`](Self::url)
 /// with these headers and this body (for the form endpoints,
 /// `application/x-www-form-urlencoded`). What the `build_*_request`
