@@ -112,6 +112,14 @@ pub enum ErrorKind {
     /// `azp`, `state`, …) or is missing.
     ClaimComparison,
 
+    // Federated credentials.
+    /// A client assertion from outside the process could not be had: the
+    /// file the platform writes is missing or unreadable, holds no JWT, or
+    /// holds one past its `exp` that has not been replaced; or the callback
+    /// failed (see [`ClientAuth::client_assertion_file`](crate::ClientAuth::client_assertion_file)).
+    /// Retryable: the platform may rotate the credential in a moment.
+    ClientCredential,
+
     // Storage.
     /// A [`TokenStore`](crate::TokenStore) failed (e.g. Redis is down). A
     /// token manager logs these and carries on without the store.
@@ -395,7 +403,7 @@ impl Error {
             |s: StatusCode| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS;
         let i = &self.inner;
         match i.kind {
-            ErrorKind::Timeout | ErrorKind::TokenStore => true,
+            ErrorKind::Timeout | ErrorKind::TokenStore | ErrorKind::ClientCredential => true,
             // A request that could not even be built, or a redirect policy
             // error, fails the same way next time.
             ErrorKind::Transport => !i
@@ -447,6 +455,12 @@ impl Error {
     /// Keeps `source` as the cause.
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Keeps a boxed error (a caller's callback's) as the cause.
+    pub(crate) fn with_boxed_source(mut self, source: Box<dyn StdError + Send + Sync>) -> Self {
+        self.inner.source = Some(Arc::from(source));
         self
     }
 

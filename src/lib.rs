@@ -161,7 +161,7 @@ pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
 };
 pub use client_auth::{
-    AssertionAudience, ClientAuth, IntoClientSecret, ModifyAssertion,
+    AssertionAudience, CallbackError, ClientAuth, IntoClientSecret, ModifyAssertion,
     JWT_BEARER_CLIENT_ASSERTION_TYPE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -4,6 +4,7 @@
 //! [OpenID Connect Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication),
 //! [RFC 8705 §2](https://www.rfc-editor.org/rfc/rfc8705#section-2)).
 
+pub(crate) mod federated;
 pub(crate) mod mtls;
 
 use std::fmt;
@@ -20,6 +21,8 @@ use url::form_urlencoded;
 use crate::clock::unix_seconds;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::{self, JwsAlgorithm, PrivateKey};
+use federated::AssertionSource;
+pub use federated::CallbackError;
 
 /// `client_assertion_type` for JWT client authentication (RFC 7523 §2.2).
 pub const JWT_BEARER_CLIENT_ASSERTION_TYPE: &str =
@@ -129,6 +132,9 @@ enum Method {
     ClientSecretPost(ClientSecret),
     ClientSecretJwt(ClientSecret, JwsAlgorithm),
     PrivateKeyJwt(PrivateKey),
+    /// A signed JWT from outside the process (a platform's workload
+    /// credential), sent as `private_key_jwt` would send its own.
+    ClientAssertion(AssertionSource),
     None,
     TlsClientAuth,
     SelfSignedTlsClientAuth,
@@ -144,6 +150,9 @@ impl fmt::Debug for ClientAuth {
             }
             Method::PrivateKeyJwt(key) => {
                 d.field("key", key);
+            }
+            Method::ClientAssertion(source) => {
+                d.field("assertion_from", source);
             }
             _ => {}
         }
@@ -216,6 +225,64 @@ impl ClientAuth {
         Self::with_method(Method::PrivateKeyJwt(key))
     }
 
+    /// A client assertion the platform issues, read from the file it
+    /// writes (federated workload credentials: a Kubernetes projected
+    /// service-account token, a SPIFFE JWT-SVID written by `spiffe-helper`):
+    /// sent as `client_assertion` with the JWT-bearer assertion type
+    /// (RFC 7523 §2.2), as `private_key_jwt` sends its own, but signed by
+    /// the platform, whose keys the authorization server trusts for this
+    /// client. The method is `private_key_jwt`.
+    ///
+    /// The file is read again when it changes (a rewrite, or the symlink
+    /// swap Kubernetes does) and when the assertion in hand has less than a
+    /// minute left; an assertion past its `exp` is never sent (an
+    /// [`ErrorKind::ClientCredential`](crate::ErrorKind::ClientCredential)
+    /// error instead, retryable: the platform rotates it well before).
+    /// The assertion's `aud`, `iss` and `sub` are the platform's to set
+    /// (e.g. the projected volume's `audience`), so
+    /// [`assertion_audience`](Self::assertion_audience) and
+    /// [`modify_assertion`](Self::modify_assertion) do not apply.
+    ///
+    /// ```
+    /// use oidckit::ClientAuth;
+    ///
+    /// let auth = ClientAuth::client_assertion_file(
+    ///     "/var/run/secrets/tokens/oidckit-token",
+    /// );
+    /// assert_eq!(auth.method_name(), "private_key_jwt");
+    /// ```
+    pub fn client_assertion_file(path: impl Into<std::path::PathBuf>) -> Self {
+        Self::with_method(Method::ClientAssertion(AssertionSource::file(path.into())))
+    }
+
+    /// A client assertion from `callback`, called for every request that
+    /// authenticates the client (it should return a cached credential and
+    /// be quick: it runs while the request is built): for credentials that
+    /// are not in a file, such as a JWT-SVID from a SPIFFE Workload API
+    /// client or a token from a cloud metadata service kept fresh by a task
+    /// of your own. Otherwise as [`client_assertion_file`](Self::client_assertion_file):
+    /// an assertion past its `exp` is refused before it is sent, and a
+    /// callback error is an [`ErrorKind::ClientCredential`](crate::ErrorKind::ClientCredential)
+    /// error with the callback's error as its source.
+    ///
+    /// ```
+    /// use std::sync::{Arc, RwLock};
+    /// use oidckit::ClientAuth;
+    ///
+    /// // Kept fresh elsewhere, e.g. by a task watching the Workload API.
+    /// let svid = Arc::new(RwLock::new(String::new()));
+    /// let current = svid.clone();
+    /// let auth = ClientAuth::client_assertion_callback(move || {
+    ///     Ok(current.read().unwrap().clone())
+    /// });
+    /// assert_eq!(auth.method_name(), "private_key_jwt");
+    /// ```
+    pub fn client_assertion_callback(
+        callback: impl Fn() -> std::result::Result<String, CallbackError> + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_method(Method::ClientAssertion(AssertionSource::callback(callback)))
+    }
+
     /// `none`: a public client; only `client_id` is sent.
     pub fn none() -> Self {
         Self::with_method(Method::None)
@@ -263,7 +330,7 @@ impl ClientAuth {
             Method::ClientSecretBasic(_) => "client_secret_basic",
             Method::ClientSecretPost(_) => "client_secret_post",
             Method::ClientSecretJwt(..) => "client_secret_jwt",
-            Method::PrivateKeyJwt(_) => "private_key_jwt",
+            Method::PrivateKeyJwt(_) | Method::ClientAssertion(_) => "private_key_jwt",
             Method::None => "none",
             Method::TlsClientAuth => "tls_client_auth",
             Method::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
@@ -361,6 +428,11 @@ impl ClientAuth {
                 form.pair("client_id", ctx.client_id);
                 form.pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION_TYPE);
                 form.pair("client_assertion", &self.assertion(ctx)?);
+            }
+            Method::ClientAssertion(source) => {
+                form.pair("client_id", ctx.client_id);
+                form.pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION_TYPE);
+                form.pair("client_assertion", &source.assertion(ctx.now)?);
             }
             Method::None | Method::TlsClientAuth | Method::SelfSignedTlsClientAuth => {
                 form.pair("client_id", ctx.client_id);

@@ -37,6 +37,9 @@ pub struct MockClient {
     /// The registered `response_types` (OIDC Dynamic Client Registration
     /// §2), as given.
     response_types: Vec<String>,
+    /// A client assertion may be used again while it is valid, and needs no
+    /// `jti`: platform-issued workload credentials.
+    reusable_assertions: bool,
 }
 
 #[derive(Clone)]
@@ -66,6 +69,7 @@ impl std::fmt::Debug for MockClient {
                 &self.authorization_signed_response_alg,
             )
             .field("response_types", &self.response_types)
+            .field("reusable_assertions", &self.reusable_assertions)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +109,18 @@ impl MockClient {
     pub fn private_key_jwt(client_id: impl Into<String>, public_jwk: &Map<String, Value>) -> Self {
         let jwk = Jwk::from_map(public_jwk.clone()).expect("a public JWK");
         Self::with(client_id, MockAuth::PrivateKeyJwt(jwk))
+    }
+
+    /// Accepts a client assertion again while it is valid, and without a
+    /// `jti` (by default each `jti` is accepted once, as RFC 7523 §3 lets a
+    /// server require): what authorization servers that accept federated
+    /// workload credentials do, since the platform hands the workload one
+    /// token for its whole lifetime (see
+    /// [`ClientAuth::client_assertion_file`](crate::ClientAuth::client_assertion_file)).
+    #[must_use]
+    pub fn reusable_assertions(mut self) -> Self {
+        self.reusable_assertions = true;
+        self
     }
 
     /// A public client (`none`), or one authenticated by TLS: only
@@ -232,6 +248,7 @@ impl MockClient {
             request_object_key: None,
             authorization_signed_response_alg: None,
             response_types: vec!["code".to_owned()],
+            reusable_assertions: false,
         }
     }
 
@@ -456,6 +473,9 @@ fn verify_assertion(state: &ServerState, client: &MockClient, jwt: &str) -> Resu
     }
     if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + 5) {
         return Err("assertion not yet valid".into());
+    }
+    if client.reusable_assertions {
+        return Ok(());
     }
     let jti = claims["jti"].as_str().ok_or("assertion without jti")?;
     if !state.seen_jti.lock().expect("lock").insert(jti.to_owned()) {
