@@ -52,6 +52,9 @@
 //   GET  /oidckit/requests          {"<route>": {"<client_id>": N}}: requests per
 //                                   oidc-provider route and client, to show that a
 //                                   request never reached the server
+//   GET  /oidckit/assertions        {"<client_id>": ["<jti>", ...]}: the jti of every
+//                                   client assertion a token request authenticated
+//                                   with, in order (which platform token was sent)
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -109,6 +112,21 @@ if (process.env.INTEROP_CLIENTS) {
     log('INTEROP_CLIENTS must be a JSON array');
     process.exit(2);
   }
+}
+
+// Federated workload credentials: a client registered with
+// `oidckit_reusable_assertions: true` may send the same client assertion
+// again while it is valid (and without a jti). A platform such as Kubernetes
+// hands a workload one signed token for its whole lifetime, and servers that
+// accept federated credentials take it for every request until its exp;
+// oidc-provider by default takes RFC 7523 §3's option to accept each jti
+// once. The member is oidckit's, not oidc-provider's: removed here.
+const reusableAssertionClients = new Set();
+for (const client of clients) {
+  if (client && client.oidckit_reusable_assertions === true) {
+    reusableAssertionClients.add(client.client_id);
+  }
+  if (client) delete client.oidckit_reusable_assertions;
 }
 
 // HTTPS + mutual TLS: all three or none.
@@ -620,6 +638,17 @@ const provider = new Provider(issuer, {
 // Plain http on loopback: no proxy / TLS termination involved.
 provider.proxy = false;
 
+// See reusableAssertionClients above: `iss` of a client assertion is the
+// client_id; a reusable one is not recorded as seen.
+{
+  const { ReplayDetection } = provider;
+  const { unique } = ReplayDetection;
+  ReplayDetection.unique = async function uniqueUnlessReusable(iss, jti, exp) {
+    if (reusableAssertionClients.has(iss)) return true;
+    return unique.call(this, iss, jti, exp);
+  };
+}
+
 // oidc-provider wants https (and no localhost) redirect URIs for web clients
 // of the implicit and hybrid flows. The tests' redirect URIs are http on a
 // loopback address and never requested, so let those through (oidc-provider's
@@ -638,6 +667,7 @@ provider.Client.Schema.prototype.invalidate = function invalidateUnlessLoopback(
 // far as naming a client oidc-provider knows, whatever their outcome. A test
 // shows with it that a client refused to send something.
 const requestCounts = {};
+const assertionJtis = {};
 provider.use(async (ctx, next) => {
   await next();
   const route = ctx.oidc?.route;
@@ -645,6 +675,14 @@ provider.use(async (ctx, next) => {
   if (!route || !clientId) return;
   requestCounts[route] ??= {};
   requestCounts[route][clientId] = (requestCounts[route][clientId] ?? 0) + 1;
+  const assertion = ctx.oidc?.params?.client_assertion;
+  if (route === 'token' && ctx.status === 200 && typeof assertion === 'string') {
+    try {
+      const { jti } = JSON.parse(Buffer.from(assertion.split('.')[1], 'base64url'));
+      assertionJtis[clientId] ??= [];
+      assertionJtis[clientId].push(jti);
+    } catch { /* not a JWT: it did not authenticate anything */ }
+  }
 });
 
 // The served JWK Set leaves out INTEROP_JWKS_UNPUBLISHED until
@@ -1095,6 +1133,8 @@ function admin(req, res, path) {
     send(res, 200, 'application/json', JSON.stringify({ count: jwksRequests }));
   } else if (path === '/oidckit/requests' && req.method === 'GET') {
     send(res, 200, 'application/json', JSON.stringify(requestCounts));
+  } else if (path === '/oidckit/assertions' && req.method === 'GET') {
+    send(res, 200, 'application/json', JSON.stringify(assertionJtis));
   } else {
     sendText(res, 404, 'no such admin route');
   }
