@@ -64,7 +64,10 @@
 //! `client_secret_post`, `client_secret_jwt` (HS256/384/512),
 //! `private_key_jwt` (RS, PS, ES, EdDSA; see [`PrivateKey`]), `none`,
 //! `tls_client_auth` and `self_signed_tls_client_auth` (the certificate is
-//! set on the HTTP client, see [`http_client_builder`]).
+//! set on the HTTP client, see [`http_client_builder`]). A workload whose
+//! platform vouches for it (Kubernetes, SPIFFE) sends the platform's token
+//! instead of a secret: [`ClientAuth::client_assertion_file`] and
+//! [`ClientAuth::client_assertion_callback`].
 //!
 //! ## Errors
 //!

@@ -97,7 +97,7 @@ async fn setup_with(token_lifetime: u64) -> Setup {
     let mut platform = Platform::new("");
     let server = MockAuthorizationServer::builder()
         .client(
-            MockClient::private_key_jwt(CLIENT_ID, &platform.key.public_jwk()).reusable_assertions(),
+            MockClient::private_key_jwt(CLIENT_ID, platform.key.public_jwk()).reusable_assertions(),
         )
         .clock(Arc::new(clock.clone()))
         .token_lifetime(Some(token_lifetime))
@@ -153,14 +153,20 @@ async fn grants_send_the_platform_token_and_follow_its_rotation() {
     client_credentials_grant(&s.config, &[("scope", "read")], None)
         .await
         .unwrap();
-    assert_eq!(sent_assertion(&s.server), second, "the rotated token is sent");
+    assert_eq!(
+        sent_assertion(&s.server),
+        second,
+        "the rotated token is sent"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_token_that_was_not_rotated_is_never_sent() {
     let mut s = setup().await;
     s.platform.rotate(START, 600);
-    client_credentials_grant(&s.config, &[("scope", "read")], None).await.unwrap();
+    client_credentials_grant(&s.config, &[("scope", "read")], None)
+        .await
+        .unwrap();
     let sent = s.server.token_request_count();
     s.clock.advance(Duration::from_secs(600));
     let e = client_credentials_grant(&s.config, &[("scope", "read")], None)
@@ -172,7 +178,9 @@ async fn an_expired_token_that_was_not_rotated_is_never_sent() {
     assert_eq!(s.server.token_request_count(), sent, "nothing was sent");
     // The platform catches up: the next call works.
     let fresh = s.platform.rotate(START + 600, 600);
-    client_credentials_grant(&s.config, &[("scope", "read")], None).await.unwrap();
+    client_credentials_grant(&s.config, &[("scope", "read")], None)
+        .await
+        .unwrap();
     assert_eq!(sent_assertion(&s.server), fresh);
 }
 
@@ -259,7 +267,9 @@ async fn a_callback_source() {
     .clock(Arc::new(s.clock.clone()))
     .build()
     .unwrap();
-    client_credentials_grant(&config, &[("scope", "read")], None).await.unwrap();
+    client_credentials_grant(&config, &[("scope", "read")], None)
+        .await
+        .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     let failing = Configuration::builder(

@@ -14,13 +14,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use oidc_provider::{client, OidcProvider};
 use oidckit::testing::sign_jwt;
 use oidckit::{
     client_credentials_grant, ClientAuth, Configuration, ErrorKind, JwsAlgorithm, PrivateKey,
     TokenManager,
 };
 use serde_json::{json, Value};
-use oidc_provider::{client, OidcProvider};
 
 const CLIENT_ID: &str = "k8s-workload";
 
@@ -131,9 +131,7 @@ async fn grants_and_the_token_manager_across_rotations() {
     }
     assert_eq!(accepted(&server).await, [first.clone(), first.clone()]);
 
-    let manager = TokenManager::builder(config.clone())
-        .scope("read")
-        .build();
+    let manager = TokenManager::builder(config.clone()).scope("read").build();
     manager.token().await.unwrap();
     // The platform rotates; the next token request sends the new token.
     let second = platform.rotate(3600);
@@ -145,7 +143,14 @@ async fn grants_and_the_token_manager_across_rotations() {
     manager.force_refresh().await.unwrap();
     assert_eq!(
         accepted(&server).await,
-        [first.clone(), first.clone(), first, second.clone(), second, third]
+        [
+            first.clone(),
+            first.clone(),
+            first,
+            second.clone(),
+            second,
+            third
+        ]
     );
     assert_eq!(manager.stats().failures, 0);
 }

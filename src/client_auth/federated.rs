@@ -258,7 +258,11 @@ mod tests {
             .unwrap()
             .set_modified(modified)
             .unwrap();
-        assert_eq!(source.assertion(at(1_000)).unwrap(), first, "not read again");
+        assert_eq!(
+            source.assertion(at(1_000)).unwrap(),
+            first,
+            "not read again"
+        );
         // The metadata is looked at every time.
         let kept = dir.path().join("kept");
         fs::rename(&path, &kept).unwrap();
@@ -328,10 +332,7 @@ mod tests {
         }
         fs::write(
             &path,
-            format!(
-                "h.{}.s",
-                URL_SAFE_NO_PAD.encode(r#"{"exp":"tomorrow"}"#)
-            ),
+            format!("h.{}.s", URL_SAFE_NO_PAD.encode(r#"{"exp":"tomorrow"}"#)),
         )
         .unwrap();
         assert!(source.assertion(at(1)).is_err());
