@@ -1,5 +1,6 @@
-//! The token manager's hot path — a cached token — at 1 and 2 threads, and
-//! the single-flight figure: 10,000 concurrent callers on an empty cache.
+//! The token manager's hot path — a cached token — at 1 and 2 threads, the
+//! same through an `AudienceTokenManager` (one of eight audiences), and the
+//! single-flight figure: 10,000 concurrent callers on an empty cache.
 //!
 //! ```text
 //! cargo bench --bench token_manager
@@ -12,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use oidckit::testing::{Fault, MockAuthorizationServer, MockClient};
-use oidckit::{ClientAuth, Configuration, TokenManager};
+use oidckit::{AudienceTokenManager, ClientAuth, Configuration, TokenAudience, TokenManager};
 
 const ITERATIONS: u32 = 10_000_000;
 
@@ -40,12 +41,31 @@ fn per_call(threads: usize, tokens: &TokenManager, f: fn(&TokenManager)) -> Dura
     started.elapsed() / ITERATIONS
 }
 
+/// As [`per_call`], for one audience of an [`AudienceTokenManager`].
+fn per_audience_call(
+    threads: usize,
+    tokens: &AudienceTokenManager,
+    audience: &TokenAudience,
+) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..ITERATIONS {
+                    black_box(poll_ready(tokens.token(audience)).unwrap());
+                }
+            });
+        }
+    });
+    started.elapsed() / ITERATIONS
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let (server, tokens) = runtime.block_on(async {
+    let (server, tokens, audiences) = runtime.block_on(async {
         let server = MockAuthorizationServer::builder()
             .client(MockClient::client_secret_basic("svc", "s3cr3t"))
             .start()
@@ -59,10 +79,18 @@ fn main() {
         .allow_insecure_requests(true)
         .build()
         .unwrap();
-        let tokens = TokenManager::builder(config).scope("read").build();
+        let tokens = TokenManager::builder(config.clone()).scope("read").build();
         tokens.token().await.unwrap();
-        (server, tokens)
+        let audiences = TokenManager::builder(config).build_per_audience(16);
+        for i in 0..8 {
+            audiences
+                .token(&TokenAudience::resource(format!("https://api{i}.example")))
+                .await
+                .unwrap();
+        }
+        (server, tokens, audiences)
     });
+    let audience = TokenAudience::resource("https://api3.example");
     println!(
         "machine: {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -74,10 +102,13 @@ fn main() {
         let awaited = per_call(threads, &tokens, |t| {
             black_box(poll_ready(t.token()).unwrap());
         });
+        let per_audience = per_audience_call(threads, &audiences, &audience);
         println!(
-            "{threads} thread(s): cached() {:>6.1} ns/call | token().await {:>6.1} ns/call",
+            "{threads} thread(s): cached() {:>6.1} ns/call | token().await {:>6.1} ns/call | \
+             AudienceTokenManager::token(&audience).await {:>6.1} ns/call",
             cached.as_nanos() as f64,
-            awaited.as_nanos() as f64
+            awaited.as_nanos() as f64,
+            per_audience.as_nanos() as f64
         );
     }
 

@@ -202,6 +202,7 @@ pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use token_manager::middleware::TokenMiddleware;

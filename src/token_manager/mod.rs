@@ -13,6 +13,7 @@
 //! an `arc-swap`) into the thread's slot. The slots belong to the manager,
 //! so no copy of a token outlives it.
 
+pub(crate) mod audiences;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub(crate) mod middleware;
@@ -74,7 +75,9 @@ type Provider = Arc<
 
 /// Builds a [`TokenManager`]; see [`TokenManager::builder`]. Setters never
 /// fail; a bad parameter shows up as the error of the first token request.
+/// Clones share the configuration, DPoP key, store and hooks.
 #[must_use]
+#[derive(Clone)]
 pub struct TokenManagerBuilder {
     config: Configuration,
     params: Vec<(String, String)>,
