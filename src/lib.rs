@@ -143,6 +143,7 @@ mod jose;
 pub mod jwks;
 mod options;
 mod resource;
+mod resource_server;
 mod token_manager;
 mod tokens;
 mod transport;
@@ -202,6 +203,13 @@ pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use resource_server::{
+    validate_jwt_access_token, verify_dpop_proof, AccessTokenChecks, AccessTokenClaims, DPoPNonces,
+    DPoPProofChecks, InMemoryReplayCache, IncomingRequest, IntrospectionCacheSettings, Rejection,
+    RejectionCode, ReplayCache, ResourceServer, ResourceServerBuilder, TokenScheme,
+    ValidatedRequest, VerifiedDPoPProof, DEFAULT_ACCESS_TOKEN_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS,
+    DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_MAX_AGE,
+};
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]

@@ -205,6 +205,31 @@ fn key_type(alg: JwsAlgorithm) -> (&'static str, Option<&'static str>) {
     }
 }
 
+/// The OpenSSL public key of one JWK that must verify `alg` (a DPoP
+/// proof's embedded `jwk`, RFC 9449 §4.2): its `kty` and `crv` must fit
+/// the algorithm, and it must hold no private member.
+pub(crate) fn public_key_for(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Result<PKey<Public>> {
+    const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+    if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| jwk.contains_key(**m)) {
+        return Err(Error::invalid_key(format!(
+            "the JWK has the private member `{member}`; only a public key may be sent"
+        )));
+    }
+    let (kty, crv) = key_type(alg);
+    let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if text("kty") != Some(kty) || crv.is_some_and(|crv| text("crv") != Some(crv)) {
+        return Err(Error::new(
+            ErrorKind::KeySelection,
+            format!(
+                "the JWK ({} {}) cannot verify {alg}",
+                server_text(text("kty").unwrap_or("no kty"), 16),
+                server_text(text("crv").unwrap_or(""), 16)
+            ),
+        ));
+    }
+    public_key(kty, crv, jwk).map_err(|why| Error::invalid_key(format!("the JWK is {why}")))
+}
+
 /// The OpenSSL public key of a JWK, or why it cannot be used.
 fn public_key(
     kty: &str,

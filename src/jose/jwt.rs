@@ -26,11 +26,15 @@ pub(crate) struct SignedJwt<'a> {
     pub alg: JwsAlgorithm,
     /// The header's `kid`, if any.
     pub kid: Option<String>,
+    /// The header's `typ`, if any.
+    pub typ: Option<String>,
     /// The claims set.
     pub claims: Map<String, Value>,
     /// `BASE64URL(header) . BASE64URL(payload)`: what the signature covers.
     signing_input: &'a str,
     signature: Vec<u8>,
+    /// The whole header.
+    header: Map<String, Value>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -88,9 +92,11 @@ pub(crate) fn decode<'a>(jwt: &'a str, what: &str) -> Result<SignedJwt<'a>> {
     Ok(SignedJwt {
         alg,
         kid: text("kid"),
+        typ: text("typ"),
         claims,
         signing_input: &jwt[..parts[0].len() + 1 + parts[1].len()],
         signature,
+        header,
     })
 }
 
@@ -145,6 +151,11 @@ fn object(part: &str, what: &str, name: &str) -> Result<Map<String, Value>> {
 }
 
 impl SignedJwt<'_> {
+    /// A header member by name (e.g. a DPoP proof's `jwk`).
+    pub(crate) fn header_member(&self, name: &str) -> Option<&Value> {
+        self.header.get(name)
+    }
+
     /// Verifies the signature with `key`, whose type must fit `alg` (the
     /// key selection sees to it; checked again here so that no path can
     /// verify, say, an RS256 signature with an EC key).

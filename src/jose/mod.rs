@@ -12,7 +12,8 @@
 //! - `jwt`: reading a signed JWT and verifying its signature;
 //! - `thumbprint`: RFC 7638 thumbprints.
 
-mod jwk;
+pub(crate) mod claims;
+pub(crate) mod jwk;
 mod jws;
 pub(crate) mod jwt;
 mod keys;
