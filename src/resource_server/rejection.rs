@@ -70,6 +70,12 @@ pub(crate) struct Challenges {
 /// response itself says only the code and a short description).
 #[derive(Clone)]
 pub struct Rejection {
+    /// Boxed: a rejection travels in `Err`, which should stay small.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     code: RejectionCode,
     description: String,
     /// The scheme the error is about (`Bearer` or `DPoP`), when the request
@@ -84,10 +90,10 @@ pub struct Rejection {
 impl fmt::Debug for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejection")
-            .field("code", &self.code)
-            .field("description", &self.description)
-            .field("scheme", &self.scheme)
-            .field("cause", &self.cause)
+            .field("code", &self.inner.code)
+            .field("description", &self.inner.description)
+            .field("scheme", &self.inner.scheme)
+            .field("cause", &self.inner.cause)
             .finish_non_exhaustive()
     }
 }
@@ -97,11 +103,11 @@ impl fmt::Display for Rejection {
         write!(
             f,
             "{} {}: {}",
-            self.code.status().as_u16(),
-            self.code.as_str().unwrap_or("no token"),
-            self.description
+            self.inner.code.status().as_u16(),
+            self.inner.code.as_str().unwrap_or("no token"),
+            self.inner.description
         )?;
-        if let Some(cause) = &self.cause {
+        if let Some(cause) = &self.inner.cause {
             write!(f, " ({cause})")?;
         }
         Ok(())
@@ -110,7 +116,7 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_ref().map(|e| e as _)
+        self.inner.cause.as_ref().map(|e| e as _)
     }
 }
 
@@ -121,59 +127,61 @@ impl Rejection {
         challenges: &Challenges,
     ) -> Self {
         Rejection {
-            code,
-            description: description.into(),
-            scheme: None,
-            scope: None,
-            challenges: challenges.clone(),
-            dpop_nonce: None,
-            cause: None,
+            inner: Box::new(Inner {
+                code,
+                description: description.into(),
+                scheme: None,
+                scope: None,
+                challenges: challenges.clone(),
+                dpop_nonce: None,
+                cause: None,
+            }),
         }
     }
 
     pub(crate) fn scheme(mut self, scheme: &'static str) -> Self {
-        self.scheme = Some(scheme);
+        self.inner.scheme = Some(scheme);
         self
     }
 
     pub(crate) fn scope(mut self, scope: String) -> Self {
-        self.scope = Some(scope);
+        self.inner.scope = Some(scope);
         self
     }
 
     pub(crate) fn nonce(mut self, nonce: Option<String>) -> Self {
-        self.dpop_nonce = nonce;
+        self.inner.dpop_nonce = nonce;
         self
     }
 
     pub(crate) fn caused_by(mut self, cause: Error) -> Self {
-        self.cause = Some(cause);
+        self.inner.cause = Some(cause);
         self
     }
 
     /// The refusal's code.
     pub fn code(&self) -> RejectionCode {
-        self.code
+        self.inner.code
     }
 
     /// The HTTP status to answer with.
     pub fn status(&self) -> StatusCode {
-        self.code.status()
+        self.inner.code.status()
     }
 
     /// The `error_description` sent.
     pub fn description(&self) -> &str {
-        &self.description
+        &self.inner.description
     }
 
     /// The nonce to send in `DPoP-Nonce`, if any.
     pub fn dpop_nonce(&self) -> Option<&str> {
-        self.dpop_nonce.as_deref()
+        self.inner.dpop_nonce.as_deref()
     }
 
     /// The check that failed, if the refusal came from one.
     pub fn cause(&self) -> Option<&Error> {
-        self.cause.as_ref()
+        self.inner.cause.as_ref()
     }
 
     /// The `WWW-Authenticate` values: one challenge per scheme the server
@@ -182,7 +190,7 @@ impl Rejection {
     /// understood), `scope` on `insufficient_scope`, `algs` on DPoP and
     /// `resource_metadata` (RFC 9728 §5.1) on every one.
     pub fn www_authenticate(&self) -> Vec<HeaderValue> {
-        let c = &self.challenges;
+        let c = &self.inner.challenges;
         let mut values = Vec::with_capacity(2);
         let mut schemes: Vec<&'static str> = Vec::with_capacity(2);
         if c.dpop_algs.is_some() {
@@ -196,9 +204,9 @@ impl Rejection {
             if let Some(realm) = &c.realm {
                 params.push(("realm", realm.clone()));
             }
-            let about_this = self.scheme.is_none_or(|s| s == scheme);
+            let about_this = self.inner.scheme.is_none_or(|s| s == scheme);
             // A nonce error is a DPoP one, whatever the request said.
-            let code = match self.code {
+            let code = match self.inner.code {
                 RejectionCode::UseDPoPNonce | RejectionCode::InvalidDPoPProof
                     if scheme != "DPoP" =>
                 {
@@ -209,8 +217,8 @@ impl Rejection {
             };
             if let Some(code) = code {
                 params.push(("error", code.to_owned()));
-                params.push(("error_description", self.description.clone()));
-                if let Some(scope) = &self.scope {
+                params.push(("error_description", self.inner.description.clone()));
+                if let Some(scope) = &self.inner.scope {
                     params.push(("scope", scope.clone()));
                 }
             }
@@ -236,8 +244,7 @@ impl Rejection {
             headers.append(WWW_AUTHENTICATE, value);
         }
         if let Some(nonce) = self
-            .dpop_nonce
-            .as_deref()
+            .dpop_nonce()
             .and_then(|n| HeaderValue::from_str(n).ok())
         {
             headers.insert(HeaderName::from_static("dpop-nonce"), nonce);
