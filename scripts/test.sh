@@ -31,4 +31,4 @@ command -v cargo >/dev/null 2>&1 || { echo "a Rust toolchain (cargo) is required
 
 # Every feature but vendored-openssl, so the suite runs against the system's
 # OpenSSL (the vendored build is checked on its own in .ci/run).
-cargo test --features testing,redis,middleware "$@"
+cargo test --features testing,redis,middleware,axum "$@"

@@ -203,6 +203,9 @@ pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use resource_server::axum::{ClientCertificate, ProtectedRequest};
 pub use resource_server::{
     validate_jwt_access_token, verify_dpop_proof, AccessTokenChecks, AccessTokenClaims, DPoPNonces,
     DPoPProofChecks, InMemoryReplayCache, IncomingRequest, IntrospectionCacheSettings, Rejection,

@@ -12,6 +12,8 @@
 //! does it as an extractor.
 
 pub(crate) mod access_token;
+#[cfg(feature = "axum")]
+pub(crate) mod axum;
 pub(crate) mod dpop_proof;
 pub(crate) mod introspection_cache;
 pub(crate) mod nonce;
@@ -85,6 +87,7 @@ struct Inner {
     bearer: bool,
     introspection: Option<Arc<IntrospectionCache>>,
     challenges: Challenges,
+    base_url: Option<Url>,
 }
 
 impl fmt::Debug for ResourceServer {
@@ -114,6 +117,7 @@ pub struct ResourceServerBuilder {
     introspection: Option<IntrospectionCacheSettings>,
     realm: Option<String>,
     resource_metadata: Option<String>,
+    base_url: Option<Url>,
 }
 
 impl fmt::Debug for ResourceServerBuilder {
@@ -189,8 +193,23 @@ impl ResourceServerBuilder {
         self
     }
 
+    /// Where clients reach this API (scheme, host, port and any path
+    /// prefix before the routes), for the request URL a DPoP proof's `htu`
+    /// is compared with when the URL is rebuilt from a request's path (the
+    /// `axum` extractor). Default: the audience, when it is an `http(s)`
+    /// URL. Behind a proxy that rewrites paths, set it to the public URL.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
     /// Builds the resource server.
     pub fn build(self) -> ResourceServer {
+        let base_url = self.base_url.or_else(|| {
+            Url::parse(&self.audience)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+        });
         ResourceServer {
             inner: Arc::new(Inner {
                 challenges: Challenges {
@@ -212,6 +231,7 @@ impl ResourceServerBuilder {
                 introspection: self
                     .introspection
                     .map(|s| Arc::new(IntrospectionCache::new(s))),
+                base_url,
             }),
         }
     }
@@ -293,7 +313,27 @@ impl ResourceServer {
             introspection: None,
             realm: None,
             resource_metadata: None,
+            base_url: None,
         }
+    }
+
+    /// The URL a request to `path_and_query` was made to: the base URL
+    /// (see [`ResourceServerBuilder::base_url`]) with the path appended.
+    pub fn request_url(&self, path_and_query: &str) -> std::result::Result<Url, Rejection> {
+        let base = self.inner.base_url.as_ref().ok_or_else(|| {
+            self.reject(
+                RejectionCode::InvalidRequest,
+                "the resource server has no base URL to check DPoP proofs against",
+            )
+        })?;
+        let mut url = base.clone();
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let prefix = base.path().trim_end_matches('/');
+        url.set_path(&format!("{prefix}{path}"));
+        url.set_query(Some(query).filter(|q| !q.is_empty()));
+        Ok(url)
     }
 
     /// The configuration of the authorization server.
