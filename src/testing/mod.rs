@@ -341,6 +341,7 @@ pub struct MockServerBuilder {
     clock: Arc<dyn Clock>,
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
+    jwt_access_tokens: Option<String>,
     extension_grants: Vec<String>,
     signing_alg: JwsAlgorithm,
     subject: String,
@@ -400,6 +401,17 @@ impl MockServerBuilder {
     /// code whose scope has `offline_access`, OIDC Core §11).
     pub fn issue_refresh_tokens(mut self, issue: bool) -> Self {
         self.issue_refresh_tokens = issue;
+        self
+    }
+
+    /// Issues JWT access tokens (RFC 9068: `typ` `at+jwt`, signed with the
+    /// server's current key) instead of opaque ones: `iss`, `sub` (the
+    /// user, or the client for a client credentials token), `aud` (the
+    /// request's `resource`, else `default_audience`), `client_id`, `jti`,
+    /// `iat`, `exp`, `scope`, and `cnf.jkt` for a DPoP-bound token. For
+    /// testing resource servers ([`ResourceServer`](crate::ResourceServer)).
+    pub fn jwt_access_tokens(mut self, default_audience: impl Into<String>) -> Self {
+        self.jwt_access_tokens = Some(default_audience.into());
         self
     }
 
@@ -557,6 +569,7 @@ impl MockServerBuilder {
             seen_jti: Mutex::new(HashSet::new()),
             require_dpop_nonce: self.require_dpop_nonce,
             issue_refresh_tokens: self.issue_refresh_tokens,
+            jwt_access_tokens: self.jwt_access_tokens,
             extension_grants: self.extension_grants,
             refresh_tokens: Mutex::new(HashMap::new()),
             endpoint_faults: Mutex::new(VecDeque::new()),
@@ -647,6 +660,7 @@ impl MockAuthorizationServer {
             clock: Arc::new(SystemClock),
             require_dpop_nonce: false,
             issue_refresh_tokens: false,
+            jwt_access_tokens: None,
             extension_grants: Vec::new(),
             signing_alg: JwsAlgorithm::ES256,
             subject: "mock-user".into(),
@@ -781,6 +795,8 @@ struct ServerState {
     seen_jti: Mutex<HashSet<String>>,
     require_dpop_nonce: bool,
     issue_refresh_tokens: bool,
+    /// JWT access tokens, with this default audience.
+    jwt_access_tokens: Option<String>,
     extension_grants: Vec<String>,
     /// Live refresh tokens, with the user's grant for those of the
     /// authorization code flow.

@@ -156,7 +156,19 @@ pub(super) fn token(
             );
         }
     }
-    let access_token = random_b64url(32).unwrap_or_default();
+    let access_token = match &state.jwt_access_tokens {
+        Some(default_audience) => {
+            let subject = grant.as_ref().map_or(client.client_id.as_str(), |g| g.subject.as_str());
+            let audience = param("resource").unwrap_or(default_audience);
+            match jwt_access_token(state, &client.client_id, subject, audience, scope.as_deref(), jkt.as_deref()) {
+                Ok(token) => token,
+                Err(e) => {
+                    return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string())
+                }
+            }
+        }
+        None => random_b64url(32).unwrap_or_default(),
+    };
     // N_A (not an access token) stays N_A even with a proof: nothing to bind.
     let token_type = match (token_type_override, &jkt) {
         (Some(na), _) => na,
@@ -226,6 +238,37 @@ pub(super) fn token(
         HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// An RFC 9068 JWT access token.
+fn jwt_access_token(
+    state: &ServerState,
+    client_id: &str,
+    subject: &str,
+    audience: &str,
+    scope: Option<&str>,
+    jkt: Option<&str>,
+) -> crate::Result<String> {
+    let key = state.signing.lock().expect("lock").current().clone();
+    let now = state.now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), state.issuer.clone().into());
+    claims.insert("sub".into(), subject.into());
+    claims.insert("aud".into(), audience.into());
+    claims.insert("client_id".into(), client_id.into());
+    claims.insert("jti".into(), random_b64url(16)?.into());
+    claims.insert("iat".into(), now.into());
+    claims.insert(
+        "exp".into(),
+        (now + state.token_lifetime.unwrap_or(3600)).into(),
+    );
+    if let Some(scope) = scope {
+        claims.insert("scope".into(), scope.into());
+    }
+    if let Some(jkt) = jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
+    key.sign_jwt(Some("at+jwt"), &[], claims)
 }
 
 pub(super) fn invalid_client(reason: &str) -> Response {
