@@ -22,4 +22,5 @@
 #[doc = include_str!("../docs/device.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
 #[doc = include_str!("../docs/workload-identity.md")]
+#[doc = include_str!("../docs/protecting-your-api.md")]
 struct DocsDoctests;
