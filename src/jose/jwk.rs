@@ -11,8 +11,8 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Public};
 use openssl::rsa::Rsa;
@@ -230,6 +230,42 @@ pub(crate) fn public_key_for(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Res
     public_key(kty, crv, jwk).map_err(|why| Error::invalid_key(format!("the JWK is {why}")))
 }
 
+/// The public key at (`x`, `y`) of a NIST curve, refused unless the point
+/// is on the curve with coordinates below the field prime. For these
+/// curves (cofactor 1) that is the whole validation (SP 800-56A
+/// §5.6.2.3.4): OpenSSL's full key check adds a scalar multiplication by
+/// the group order — as costly as a signature check — which DPoP, parsing
+/// a key per proof, should not pay.
+fn ec_public_key(
+    group: &EcGroup,
+    x: &BigNum,
+    y: &BigNum,
+) -> std::result::Result<PKey<Public>, String> {
+    let bad = |e: openssl::error::ErrorStack| format!("not a valid key ({e})");
+    let mut ctx = BigNumContext::new().map_err(bad)?;
+    let (mut p, mut a, mut b) = (
+        BigNum::new().map_err(bad)?,
+        BigNum::new().map_err(bad)?,
+        BigNum::new().map_err(bad)?,
+    );
+    group
+        .components_gfp(&mut p, &mut a, &mut b, &mut ctx)
+        .map_err(bad)?;
+    if x >= &p || y >= &p {
+        return Err("not a point of the curve (a coordinate beyond the field)".into());
+    }
+    let mut point = EcPoint::new(group).map_err(bad)?;
+    // OpenSSL 3 refuses coordinates off the curve here already.
+    point
+        .set_affine_coordinates_gfp(group, x, y, &mut ctx)
+        .map_err(|_| "not a point of the curve".to_owned())?;
+    if !point.is_on_curve(group, &mut ctx).map_err(bad)? {
+        return Err("not a point of the curve".into());
+    }
+    let ec = EcKey::from_public_key(group, &point).map_err(bad)?;
+    PKey::from_ec_key(ec).map_err(bad)
+}
+
 /// The OpenSSL public key of a JWK, or why it cannot be used.
 fn public_key(
     kty: &str,
@@ -269,10 +305,7 @@ fn public_key(
             let group = EcGroup::from_curve_name(nid).map_err(bad)?;
             let x = BigNum::from_slice(&bytes("x")?).map_err(bad)?;
             let y = BigNum::from_slice(&bytes("y")?).map_err(bad)?;
-            // Checks that the point is on the curve.
-            let ec = EcKey::from_public_key_affine_coordinates(&group, &x, &y).map_err(bad)?;
-            ec.check_key().map_err(bad)?;
-            PKey::from_ec_key(ec).map_err(bad)
+            ec_public_key(&group, &x, &y)
         }
         ("OKP", Some("Ed25519")) => {
             let x = bytes("x")?;
@@ -391,5 +424,14 @@ mod tests {
             .select(JwsAlgorithm::ES256, Some("p"))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::KeySelection);
+        // A coordinate equal to the field prime (P-256's p): beyond the field.
+        let p = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+        let p: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let mut beyond = public(JwsAlgorithm::ES256, "q");
+        beyond["x"] = URL_SAFE_NO_PAD.encode(p).into();
+        let e = set(vec![beyond])
+            .select(JwsAlgorithm::ES256, Some("q"))
+            .unwrap_err();
+        assert!(e.to_string().contains("beyond the field"), "{e}");
     }
 }
