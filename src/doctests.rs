@@ -20,6 +20,7 @@
 #[doc = include_str!("../docs/jar.md")]
 #[doc = include_str!("../docs/jarm.md")]
 #[doc = include_str!("../docs/device.md")]
+#[doc = include_str!("../docs/ciba.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
 #[doc = include_str!("../docs/workload-identity.md")]
 struct DocsDoctests;

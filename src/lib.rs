@@ -102,6 +102,22 @@
 //! refreshes them ahead of expiry with one request however many callers,
 //! and can share them across a fleet through a [`TokenStore`].
 //!
+//! ## Sign-in without a browser on the client: polling flows
+//!
+//! Two flows start with one request and then poll the token endpoint
+//! until the user has decided, with the same rules (one interval before
+//! each poll, `slow_down`, `Retry-After`, `expires_in`; waits through the
+//! configuration's [`Clock`], so tests poll in virtual time):
+//!
+//! - the device authorization grant (RFC 8628), for a device that shows a
+//!   code the user enters elsewhere: [`initiate_device_authorization`],
+//!   then [`poll_device_authorization_grant`];
+//! - Client-Initiated Backchannel Authentication in poll mode (CIBA Core
+//!   1.0), for a client that names the user, who approves on their own
+//!   device: [`initiate_backchannel_authentication`], then
+//!   [`poll_backchannel_authentication_grant`] (an ID Token required and
+//!   validated).
+//!
 //! ## DPoP
 //!
 //! [`DPoPHandle`] binds tokens to a key (RFC 9449); pass it to any grant,
@@ -128,6 +144,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorization;
+mod ciba;
 mod client_auth;
 mod clock;
 mod config;
@@ -142,6 +159,7 @@ mod into_url;
 mod jose;
 pub mod jwks;
 mod options;
+mod polling;
 mod resource;
 mod token_manager;
 mod tokens;
@@ -159,6 +177,11 @@ pub use authorization::{
     process_pushed_authorization_response, random_nonce, random_pkce_code_verifier, random_state,
     validate_authorization_response, validate_jwt_authorization_response, AuthorizationChecks,
     AuthorizationCode, Callback, PushedAuthorizationResponse,
+};
+pub use ciba::{
+    build_backchannel_authentication_request, initiate_backchannel_authentication,
+    poll_backchannel_authentication_grant, process_backchannel_authentication_response,
+    BackchannelAuthenticationResponse, CIBA_GRANT_TYPE,
 };
 pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,

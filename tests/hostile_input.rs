@@ -4,11 +4,12 @@
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    jwk_thumbprint, parse_www_authenticate, process_device_authorization_response,
-    process_pushed_authorization_response, process_token_response, validate_authorization_response,
-    validate_id_token, validate_jwt_authorization_response, AuthorizationChecks, Callback,
-    ClientAuth, Configuration, DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse,
-    JwkSet, JwsAlgorithm, PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
+    jwk_thumbprint, parse_www_authenticate, process_backchannel_authentication_response,
+    process_device_authorization_response, process_pushed_authorization_response,
+    process_token_response, validate_authorization_response, validate_id_token,
+    validate_jwt_authorization_response, AuthorizationChecks, Callback, ClientAuth, Configuration,
+    DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm,
+    PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -54,6 +55,8 @@ fn json() -> impl Strategy<Value = Value> {
         Just("crv".to_owned()),
         Just("x".to_owned()),
         Just("n".to_owned()),
+        Just("auth_req_id".to_owned()),
+        Just("interval".to_owned()),
         ".{0,12}",
     ];
     let leaf = prop_oneof![
@@ -73,6 +76,37 @@ fn json() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(names.clone(), inner, 0..8)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
+    })
+}
+
+/// A backchannel authentication response (CIBA Core §7.3) with each of its
+/// three members present or not, of any JSON type, and other members.
+fn backchannel_json() -> impl Strategy<Value = Value> {
+    let member = prop::option::of(prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,20}".prop_map(Value::from),
+        json(),
+    ]);
+    (member.clone(), member.clone(), member, json()).prop_map(|(id, expires, interval, rest)| {
+        let mut map = match rest {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        for (name, value) in [
+            ("auth_req_id", id),
+            ("expires_in", expires),
+            ("interval", interval),
+        ] {
+            if let Some(value) = value {
+                map.insert(name.to_owned(), value);
+            }
+        }
+        Value::Object(map)
     })
 }
 
@@ -220,5 +254,27 @@ proptest! {
             prop_assert!(!device.device_code.is_empty() && !device.user_code.is_empty());
         }
         let _ = process_device_authorization_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn backchannel_authentication_responses_never_panic(v in backchannel_json(), status in prop_oneof![Just(200u16), Just(400), Just(401)], bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let ctx = config().context();
+        match process_backchannel_authentication_response(&ctx, &answer(status, headers("application/json", b""), &body)) {
+            Ok(ack) => {
+                prop_assert_eq!(status, StatusCode::OK);
+                prop_assert!(ack.interval > 0 && ack.expires_in > 0);
+                prop_assert_eq!(Some(&Value::from(ack.auth_req_id.clone())), v.get("auth_req_id"));
+                let shown = format!("{:?}", ack);
+                let id = format!("{:?}", ack.auth_req_id);
+                prop_assert!(ack.auth_req_id == "[redacted]" || !shown.contains(&id), "{}", shown);
+            }
+            Err(e) => prop_assert!(matches!(
+                e.kind(),
+                oidckit::ErrorKind::InvalidResponse | oidckit::ErrorKind::OAuth | oidckit::ErrorKind::UnexpectedStatus
+            ), "{:?}", e.kind()),
+        }
+        let _ = process_backchannel_authentication_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
     }
 }

@@ -91,6 +91,14 @@ pub(crate) static DEVICE_AUTHORIZATION: Endpoint = Endpoint {
     mtls_alias: |a| a.device_authorization_endpoint.as_ref(),
 };
 
+/// The backchannel authentication endpoint (CIBA Core 1.0 §7).
+pub(crate) static BACKCHANNEL_AUTHENTICATION: Endpoint = Endpoint {
+    name: "backchannel_authentication_endpoint",
+    span: "backchannel_authentication",
+    url: |m| m.backchannel_authentication_endpoint.as_ref(),
+    mtls_alias: |a| a.backchannel_authentication_endpoint.as_ref(),
+};
+
 /// The pushed authorization request endpoint (RFC 9126).
 pub(crate) static PAR: Endpoint = Endpoint {
     name: "pushed_authorization_request_endpoint",

@@ -27,6 +27,13 @@
 //!   the test [approves](MockAuthorizationServer::approve_device) or
 //!   [denies](MockAuthorizationServer::deny_device) them; see the table
 //!   below.
+//! - Client-Initiated Backchannel Authentication in poll mode (CIBA Core
+//!   1.0): requests at `{issuer}/backchannel_authentication` for the user a
+//!   hint names, polled at the token endpoint until the test, playing the
+//!   user's authentication device,
+//!   [approves](MockAuthorizationServer::approve_backchannel) or
+//!   [denies](MockAuthorizationServer::deny_backchannel) them; see the
+//!   table below.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
@@ -41,6 +48,8 @@
 //! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge, and, for a code bound to a DPoP key (a `dpop_jkt` parameter, or a proof at the PAR endpoint), a proof of that key (RFC 9449 §10; else `invalid_grant`). Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
 //! | `POST {issuer}/device_authorization` | A device authorization request (RFC 8628 §3.1): the client authenticated as at the token endpoint (a public client with `client_id` alone), an optional `scope` (within the client's, else `invalid_scope`). Answers `device_code`, `user_code` (eight letters of `BCDFGHJKLMNPQRSTVWXZ`, `XXXX-XXXX`, §6.1), `verification_uri` (`{issuer}/device`, a `GET` shows a form), `verification_uri_complete` (with `?user_code=…`), `expires_in` ([`device_code_lifetime`](MockServerBuilder::device_code_lifetime), 600) and `interval` ([`device_poll_interval`](MockServerBuilder::device_poll_interval), 5), §3.2. |
 //! | `POST {issuer}/token`, `grant_type=urn:ietf:params:oauth:grant-type:device_code` | Polls a `device_code` of the same client (RFC 8628 §3.4, §3.5): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_device) or [denies](MockAuthorizationServer::deny_device) it (`access_denied`); `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_device_slow_down). Once approved, the tokens as for a code: an ID Token when the scope has `openid`, a refresh token with `offline_access`. A code is redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_device_poll_responses). |
+//! | `POST {issuer}/backchannel_authentication` | A backchannel authentication request (CIBA Core §7.1): the client authenticated as at the token endpoint; `scope` with `openid` (within the client's, else `invalid_scope`); exactly one of `login_hint` (taken as the user's `sub`), `id_token_hint` (an ID Token of this server for this client) and `login_hint_token` (a JWT signed with the server's [signing key](MockAuthorizationServer::signing_key), its `sub` the user; `expired_login_hint_token` past its `exp`), else `invalid_request`; an optional `binding_message` (1 to 20 characters, else `invalid_binding_message`) and `requested_expiry`; no `user_code` (`backchannel_user_code_parameter_supported: false`). Answers `auth_req_id`, `expires_in` ([`backchannel_request_lifetime`](MockServerBuilder::backchannel_request_lifetime), 600, or the `requested_expiry`) and `interval` ([`backchannel_poll_interval`](MockServerBuilder::backchannel_poll_interval), 5), §7.3. Discovery says `backchannel_token_delivery_modes_supported: ["poll"]`. |
+//! | `POST {issuer}/token`, `grant_type=urn:openid:params:grant-type:ciba` | Polls an `auth_req_id` of the same client (CIBA Core §10.1, §11): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_backchannel) or [denies](MockAuthorizationServer::deny_backchannel) it (`access_denied`), by `auth_req_id` or by user; `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_backchannel_slow_down). Once approved, the tokens and an ID Token (§10.1.1) whose `sub` is the hinted user; a refresh token with `offline_access`. Redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_backchannel_poll_responses); [`pending_backchannel_requests`](MockAuthorizationServer::pending_backchannel_requests) shows what the authentication device would (the `binding_message`). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
@@ -238,6 +247,7 @@
 //! ```
 
 mod authorize;
+mod ciba;
 mod client;
 mod device;
 mod dpop;
@@ -248,6 +258,7 @@ mod jarm;
 mod keys;
 mod logout;
 mod par;
+mod polling;
 mod resource;
 mod response_type;
 mod token;
@@ -267,6 +278,7 @@ use tokio::sync::oneshot;
 use url::{form_urlencoded, Url};
 
 pub use authorize::AuthorizationResponseFault;
+pub use ciba::PendingBackchannelRequest;
 pub use client::MockClient;
 pub use fault::Fault;
 pub use id_token::IdTokenFault;
@@ -351,6 +363,9 @@ pub struct MockServerBuilder {
     device_code_lifetime: u64,
     device_poll_interval: u64,
     enforce_device_slow_down: bool,
+    backchannel_lifetime: u64,
+    backchannel_interval: u64,
+    enforce_backchannel_slow_down: bool,
 }
 
 impl MockServerBuilder {
@@ -512,6 +527,33 @@ impl MockServerBuilder {
         self
     }
 
+    /// The `expires_in` of backchannel authentication requests, in seconds
+    /// (default 600; CIBA Core §7.3) when the request has no
+    /// `requested_expiry`: by the server's [clock](Self::clock), a poll
+    /// after that gets `expired_token` (§11).
+    pub fn backchannel_request_lifetime(mut self, seconds: u64) -> Self {
+        self.backchannel_lifetime = seconds;
+        self
+    }
+
+    /// The `interval` the backchannel authentication endpoint announces,
+    /// the minimum seconds between polls of the token endpoint (default 5;
+    /// CIBA Core §7.3).
+    pub fn backchannel_poll_interval(mut self, seconds: u64) -> Self {
+        self.backchannel_interval = seconds;
+        self
+    }
+
+    /// Answers `slow_down` to a CIBA poll that comes sooner than the
+    /// interval after the previous one, by the server's [clock](Self::clock),
+    /// and adds 5 seconds to that request's interval (CIBA Core §11).
+    /// Default false, for the reason given at
+    /// [`enforce_device_slow_down`](Self::enforce_device_slow_down).
+    pub fn enforce_backchannel_slow_down(mut self, enforce: bool) -> Self {
+        self.enforce_backchannel_slow_down = enforce;
+        self
+    }
+
     /// Generates the signing key, binds 127.0.0.1 on a free port and starts
     /// serving on the current Tokio runtime.
     ///
@@ -587,10 +629,17 @@ impl MockServerBuilder {
             device_poll_interval: self.device_poll_interval,
             enforce_device_slow_down: self.enforce_device_slow_down,
             device_codes: Mutex::new(HashMap::new()),
-            device_seq: AtomicUsize::new(0),
+            polled_seq: AtomicUsize::new(0),
             device_requests: AtomicUsize::new(0),
             device_faults: Mutex::new(VecDeque::new()),
             device_poll_faults: Mutex::new(VecDeque::new()),
+            backchannel_lifetime: self.backchannel_lifetime,
+            backchannel_interval: self.backchannel_interval,
+            enforce_backchannel_slow_down: self.enforce_backchannel_slow_down,
+            backchannel_requests: Mutex::new(HashMap::new()),
+            backchannel_request_count: AtomicUsize::new(0),
+            backchannel_faults: Mutex::new(VecDeque::new()),
+            backchannel_poll_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -657,6 +706,9 @@ impl MockAuthorizationServer {
             device_code_lifetime: 600,
             device_poll_interval: 5,
             enforce_device_slow_down: false,
+            backchannel_lifetime: 600,
+            backchannel_interval: 5,
+            enforce_backchannel_slow_down: false,
         }
     }
 
@@ -820,12 +872,27 @@ struct ServerState {
     enforce_device_slow_down: bool,
     /// Device authorization requests not yet redeemed, by device code.
     device_codes: Mutex<HashMap<String, device::DeviceAuthorization>>,
-    /// The order of device authorization requests.
-    device_seq: AtomicUsize,
+    /// The order of device authorization and backchannel authentication
+    /// requests.
+    polled_seq: AtomicUsize,
     device_requests: AtomicUsize,
     device_faults: Mutex<VecDeque<Fault>>,
     /// Faults for the next device code polls of the token endpoint.
     device_poll_faults: Mutex<VecDeque<Fault>>,
+    /// The `expires_in` of backchannel authentication requests (CIBA Core
+    /// §7.3).
+    backchannel_lifetime: u64,
+    /// The `interval` announced with them (CIBA Core §7.3).
+    backchannel_interval: u64,
+    /// Answer `slow_down` to polls sooner than the interval (CIBA Core §11).
+    enforce_backchannel_slow_down: bool,
+    /// Backchannel authentication requests not yet redeemed, by
+    /// `auth_req_id`.
+    backchannel_requests: Mutex<HashMap<String, ciba::BackchannelRequest>>,
+    backchannel_request_count: AtomicUsize,
+    backchannel_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next CIBA polls of the token endpoint.
+    backchannel_poll_faults: Mutex<VecDeque<Fault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -890,6 +957,7 @@ impl ServerState {
             crate::TOKEN_EXCHANGE_GRANT_TYPE,
             crate::JWT_BEARER_GRANT_TYPE,
             device::DEVICE_CODE_GRANT_TYPE,
+            ciba::CIBA_GRANT_TYPE,
         ];
         grant_types.extend(self.extension_grants.iter().map(String::as_str));
         json!({
@@ -931,6 +999,9 @@ impl ServerState {
             "request_uri_parameter_supported": false,
             "pushed_authorization_request_endpoint": format!("{iss}/par"),
             "device_authorization_endpoint": format!("{iss}/device_authorization"),
+            "backchannel_authentication_endpoint": format!("{iss}/backchannel_authentication"),
+            "backchannel_token_delivery_modes_supported": ["poll"],
+            "backchannel_user_code_parameter_supported": false,
             "require_pushed_authorization_requests": self.require_par,
             "authorization_signing_alg_values_supported": [alg],
         })
@@ -974,19 +1045,21 @@ async fn handle(
     }
     if method == Method::POST && path == format!("{p}/token") {
         state.token_requests.fetch_add(1, Ordering::SeqCst);
-        let device_poll = form
+        let grant_type = form
             .iter()
-            .any(|(k, v)| k == "grant_type" && v == device::DEVICE_CODE_GRANT_TYPE);
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.as_str());
+        let poll_faults = match grant_type {
+            Some(device::DEVICE_CODE_GRANT_TYPE) => Some(&state.device_poll_faults),
+            Some(ciba::CIBA_GRANT_TYPE) => Some(&state.backchannel_poll_faults),
+            _ => None,
+        };
         let fault = state
             .token_faults
             .lock()
             .expect("lock")
             .pop_front()
-            .or_else(|| {
-                device_poll
-                    .then(|| state.device_poll_faults.lock().expect("lock").pop_front())
-                    .flatten()
-            });
+            .or_else(|| poll_faults.and_then(|f| f.lock().expect("lock").pop_front()));
         let normal = || {
             let mut response = token::token(&state, &headers, &form);
             state.add_nonce_header(&mut response);
@@ -1016,6 +1089,14 @@ async fn handle(
         state.device_requests.fetch_add(1, Ordering::SeqCst);
         let fault = state.device_faults.lock().expect("lock").pop_front();
         let normal = || device::device_authorization(&state, &headers, &form);
+        return respond(fault, normal).await;
+    }
+    if method == Method::POST && path == format!("{p}/backchannel_authentication") {
+        state
+            .backchannel_request_count
+            .fetch_add(1, Ordering::SeqCst);
+        let fault = state.backchannel_faults.lock().expect("lock").pop_front();
+        let normal = || ciba::backchannel_authentication(&state, &headers, &form);
         return respond(fault, normal).await;
     }
     if method == Method::GET && path == format!("{p}/device") {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::authenticate;
 use super::dpop::optional_proof;
-use super::{authorize, device, id_token, IssuedToken, ServerState, UserGrant};
+use super::{authorize, ciba, device, id_token, IssuedToken, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -69,10 +69,15 @@ pub(super) fn token(
             code = Some(redeemed.code);
             grant = Some(redeemed.grant);
         }
-        device::DEVICE_CODE_GRANT_TYPE => {
-            // RFC 8628 §3.5: the pending, slow-down, denied and expired
-            // answers are all 400s.
-            let approved = match device::redeem(state, client, form) {
+        device::DEVICE_CODE_GRANT_TYPE | ciba::CIBA_GRANT_TYPE => {
+            // RFC 8628 §3.5, CIBA Core §11: the pending, slow-down, denied
+            // and expired answers are all 400s.
+            let redeem = if grant_type == ciba::CIBA_GRANT_TYPE {
+                ciba::redeem
+            } else {
+                device::redeem
+            };
+            let approved = match redeem(state, client, form) {
                 Ok(g) => g,
                 Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
             };

@@ -55,6 +55,12 @@
 //   GET  /oidckit/assertions        {"<client_id>": ["<jti>", ...]}: the jti of every
 //                                   client assertion a token request authenticated
 //                                   with, in order (which platform token was sent)
+//   GET  /oidckit/ciba/pending      the CIBA requests awaiting the user's decision
+//   POST /oidckit/ciba/:id/approve  the user approves (CIBA poll mode), or
+//   POST /oidckit/ciba/:id/deny     denies (access_denied)
+//
+// The device flow (RFC 8628: /device/auth, the user at /device) and CIBA in
+// poll mode (/backchannel; any login_hint is an account) are on.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -483,6 +489,37 @@ async function logoutSource(ctx) {
 </form>`);
 }
 
+// Device flow (RFC 8628) pages at /device: oidc-provider hands ready forms
+// (id "op.deviceInputForm", "op.deviceConfirmForm"); the buttons here name
+// them (form attribute), so a test submits them without script.
+async function userCodeInputSource(ctx, form, out, err) {
+  ctx.type = 'html';
+  const error = err
+    ? `<p id="error">${escapeHtml(err.name === 'AbortedError' ? 'aborted' : (err.userCode ? 'unknown code' : 'error'))}</p>\n`
+    : '';
+  ctx.body = page('Device sign-in', `${error}${form}
+<button type="submit" id="submit" form="op.deviceInputForm">Continue</button>`);
+}
+
+async function userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
+  ctx.type = 'html';
+  ctx.body = page('Confirm device', `<p id="client">${escapeHtml(client.clientId)}</p>
+<p id="user-code">${escapeHtml(userCode)}</p>
+${form}
+<button type="submit" id="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" id="abort" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`);
+}
+
+async function deviceSuccessSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Device signed in', `<p id="success">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>`);
+}
+
+// CIBA (poll mode): the requests oidc-provider has asked the "authentication
+// device" to show, by auth_req_id, until a test decides them through
+// POST /oidckit/ciba/:authReqId/approve or /deny.
+const cibaPending = new Map();
+
 async function postLogoutSuccessSource(ctx) {
   ctx.type = 'html';
   ctx.body = page('Signed out', `<p id="client">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>`);
@@ -607,6 +644,44 @@ const provider = new Provider(issuer, {
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt.
     jwtResponseModes: { enabled: true },
+    // RFC 8628 at /device/auth; the user enters the code at /device.
+    deviceFlow: {
+      enabled: true,
+      userCodeInputSource,
+      userCodeConfirmSource,
+      successSource: deviceSuccessSource,
+    },
+    // CIBA Core 1.0, poll mode only, at /backchannel. Any login_hint is an
+    // account; login_hint_token and user_code are not supported. The
+    // authentication device is the test: see the admin routes.
+    ciba: {
+      enabled: true,
+      deliveryModes: ['poll'],
+      processLoginHint: async (ctx, loginHint) => loginHint,
+      processLoginHintToken: async () => {
+        throw new errors.InvalidRequest('login_hint_token is not supported by this server');
+      },
+      verifyUserCode: async (ctx, account, userCode) => {
+        if (userCode) throw new errors.InvalidRequest('user_code is not supported by this server');
+      },
+      validateBindingMessage: async (ctx, bindingMessage) => {
+        if (bindingMessage !== undefined && !/^[a-zA-Z0-9-._+/!?# ]{1,20}$/.test(bindingMessage)) {
+          throw new errors.InvalidBindingMessage('binding_message must be 1 to 20 letters, digits, spaces or -._+/!?#');
+        }
+      },
+      validateRequestContext: async () => {},
+      triggerAuthenticationDevice: async (ctx, request, account, client) => {
+        const authReqId = ctx.body.auth_req_id;
+        cibaPending.set(authReqId, {
+          auth_req_id: authReqId,
+          client_id: client.clientId,
+          account: account.accountId,
+          scope: request.scope,
+          binding_message: request.params.binding_message ?? null,
+        });
+        log('ciba request', client.clientId, account.accountId);
+      },
+    },
     // INTEROP_FAPI: oidc-provider's own FAPI profile checks, for every client.
     fapi: fapiProfile ? { enabled: true, profile: fapiProfile } : { enabled: false },
     resourceIndicators: {
@@ -625,6 +700,8 @@ const provider = new Provider(issuer, {
   ttl: {
     AccessToken: 3600,
     AuthorizationCode: 60,
+    BackchannelAuthenticationRequest: 600,
+    DeviceCode: 600,
     ClientCredentials: 600,
     Grant: 3600,
     IdToken: 3600,
@@ -718,6 +795,9 @@ for (const event of [
   'pushed_authorization_request.error',
   'registration_create.error',
   'end_session.error',
+  'device_authorization.error',
+  'backchannel_authentication.error',
+  'code_verification.error',
 ]) {
   provider.on(event, (ctx, err) => log(event, describe(ctx, err)));
 }
@@ -1135,9 +1215,37 @@ function admin(req, res, path) {
     send(res, 200, 'application/json', JSON.stringify(requestCounts));
   } else if (path === '/oidckit/assertions' && req.method === 'GET') {
     send(res, 200, 'application/json', JSON.stringify(assertionJtis));
+  } else if (path === '/oidckit/ciba/pending' && req.method === 'GET') {
+    send(res, 200, 'application/json', JSON.stringify([...cibaPending.values()]));
+  } else if (CIBA_DECISION.test(path) && req.method === 'POST') {
+    const [, authReqId, decision] = CIBA_DECISION.exec(path);
+    return cibaDecide(res, decodeURIComponent(authReqId), decision);
   } else {
     sendText(res, 404, 'no such admin route');
   }
+}
+
+// The user's decision on their authentication device (CIBA Core §8): approve
+// grants what the request asked (its scope) to the hinted account; deny ends
+// it with access_denied. 204, or 404 for an unknown or decided request.
+const CIBA_DECISION = /^\/oidckit\/ciba\/([^/]+)\/(approve|deny)$/;
+async function cibaDecide(res, authReqId, decision) {
+  const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
+  if (!request || !cibaPending.has(authReqId)) {
+    sendText(res, 404, 'no such pending backchannel authentication request');
+    return;
+  }
+  cibaPending.delete(authReqId);
+  if (decision === 'approve') {
+    const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+    grant.addOIDCScope(request.scope);
+    await grant.save();
+    await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
+  } else {
+    await provider.backchannelResult(request, new errors.AccessDenied('the end-user denied the request'));
+  }
+  log('ciba', decision, request.clientId, request.accountId);
+  send(res, 204);
 }
 
 const INTERACTION_PATH = /^\/interaction\/([^/]+)(?:\/(login|consent|abort))?$/;
