@@ -139,6 +139,7 @@ mod into_url;
 mod jose;
 pub mod jwks;
 mod options;
+mod registration;
 mod resource;
 mod token_manager;
 mod tokens;
@@ -198,6 +199,13 @@ pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
+pub use registration::{
+    build_client_delete_request, build_client_read_request, build_client_update_request,
+    build_registration_request, delete_client_registration, dynamic_client_registration,
+    process_client_delete_response, process_client_information_response,
+    process_registration_response, read_client_registration, update_client_registration,
+    DynamicClientRegistration, RegisteredClient, Registration,
+};
 pub use resource::{fetch_protected_resource, ResourceRequest};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
