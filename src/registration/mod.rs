@@ -341,8 +341,14 @@ pub fn build_registration_request(
 /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) (whose message never quotes the body).
 pub fn process_registration_response(response: &EndpointResponse) -> Result<RegisteredClient> {
     expect_success(response, StatusCode::CREATED)?;
-    let map = json_object(response.headers(), response.body())?;
-    parse_client_information(map)
+    in_context(response, || {
+        parse_client_information(json_object(response.headers(), response.body())?)
+    })
+}
+
+/// `read`'s errors with the response's URL and status.
+fn in_context<T>(response: &EndpointResponse, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    read().map_err(|e| e.with_response_context(response.url(), response.status()))
 }
 
 /// Processes a client information response (RFC 7592 §3) to a read or an
@@ -357,15 +363,17 @@ pub fn process_client_information_response(
     response: &EndpointResponse,
 ) -> Result<RegisteredClient> {
     expect_success(response, StatusCode::OK)?;
-    let map = json_object(response.headers(), response.body())?;
-    let mut client = parse_client_information(map)?;
-    if client.client_id() != current.client_id() {
-        return Err(Error::invalid_response(format!(
-            "the client information response is about client {:?}, not {:?}",
-            server_text(client.client_id(), 80),
-            server_text(current.client_id(), 80)
-        )));
-    }
+    let mut client = in_context(response, || {
+        let client = parse_client_information(json_object(response.headers(), response.body())?)?;
+        if client.client_id() != current.client_id() {
+            return Err(Error::invalid_response(format!(
+                "the client information response is about client {:?}, not {:?}",
+                server_text(client.client_id(), 80),
+                server_text(current.client_id(), 80)
+            )));
+        }
+        Ok(client)
+    })?;
     if client.client_secret.is_none() && current.client_secret.is_some() {
         client.client_secret.clone_from(&current.client_secret);
         client.client_secret_expires_at = current.client_secret_expires_at;

@@ -107,6 +107,7 @@ pub(super) fn device_authorization(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     if first(form, "client_id").is_some_and(|id| id != client.client_id) {
         return bad_request(
             "invalid_request",
