@@ -21,4 +21,5 @@
 #[doc = include_str!("../docs/jarm.md")]
 #[doc = include_str!("../docs/device.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
+#[doc = include_str!("../docs/registration.md")]
 struct DocsDoctests;

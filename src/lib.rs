@@ -84,6 +84,12 @@
 //! clock, no HTTP client — so callers with their own HTTP stack, or tests
 //! without I/O, use the same rules.
 //!
+//! Client registration (RFC 7591, [`dynamic_client_registration`]) comes
+//! before there is a client: its pairs ([`build_registration_request`] /
+//! [`process_registration_response`], and the management ones of RFC 7592)
+//! take the server metadata, the client metadata or the
+//! [`RegisteredClient`] instead.
+//!
 //! ## Rules this crate enforces
 //!
 //! - `https:` only, unless [`allow_insecure_requests`](ConfigurationBuilder::allow_insecure_requests).
