@@ -329,7 +329,8 @@ pub fn build_registration_request(
 /// half of [`dynamic_client_registration`]): a **201** with a JSON object
 /// whose `client_id` is a non-empty string; a `client_secret`, when
 /// present, a string, and then `client_secret_expires_at` a number (0 for
-/// never; RFC 7591 §3.2.1); `client_id_issued_at` a number if present;
+/// never; RFC 7591 §3.2.1); `client_id_issued_at` a number if present
+/// (both whole seconds since the epoch);
 /// `registration_access_token` and `registration_client_uri` (a URL) both
 /// or neither (RFC 7592 §3). Every other member goes into
 /// [`RegisteredClient::metadata`].
@@ -338,7 +339,7 @@ pub fn build_registration_request(
 /// `invalid_client_metadata`, `invalid_software_statement`,
 /// `unapproved_software_statement`) is [`ErrorKind::OAuth`](crate::ErrorKind::OAuth); another
 /// success status, or a response that breaks the rules above,
-/// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) (whose message never quotes the body).
+/// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) (which never quotes the secrets).
 pub fn process_registration_response(response: &EndpointResponse) -> Result<RegisteredClient> {
     expect_success(response, StatusCode::CREATED)?;
     in_context(response, || {
@@ -414,15 +415,10 @@ fn expect_success(response: &EndpointResponse, expected: StatusCode) -> Result<(
     Err(error.with_response_context(response.url(), status))
 }
 
-/// A whole number of seconds: an integer, or a finite non-negative number
-/// (its fraction dropped), as PAR's `expires_in` is read.
+/// A time in seconds since the epoch: a non-negative integer, as
+/// [`ClientMetadata`] reads it.
 fn seconds(value: &Value) -> Option<u64> {
-    let n = value.as_number()?;
-    n.as_u64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f as u64)
-    })
+    value.as_u64()
 }
 
 /// The checks of RFC 7591 §3.2.1 and RFC 7592 §3, then the metadata.

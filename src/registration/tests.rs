@@ -142,6 +142,10 @@ fn bad_registration_responses_are_typed_errors() {
             r#"{"client_id":"c","client_secret":7,"client_secret_expires_at":0}"#,
         ),
         (201, r#"{"client_id":"c","client_id_issued_at":"now"}"#),
+        (
+            201,
+            r#"{"client_id":"c","client_secret":"S","client_secret_expires_at":1.5}"#,
+        ),
         (201, r#"{"client_id":"c","registration_access_token":"T"}"#),
         (
             201,
