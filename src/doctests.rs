@@ -23,4 +23,5 @@
 #[doc = include_str!("../docs/ciba.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
 #[doc = include_str!("../docs/workload-identity.md")]
+#[doc = include_str!("../docs/registration.md")]
 struct DocsDoctests;

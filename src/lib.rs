@@ -87,6 +87,12 @@
 //! clock, no HTTP client — so callers with their own HTTP stack, or tests
 //! without I/O, use the same rules.
 //!
+//! Client registration (RFC 7591, [`dynamic_client_registration`]) comes
+//! before there is a client: its pairs ([`build_registration_request`] /
+//! [`process_registration_response`], and the management ones of RFC 7592)
+//! take the server metadata, the client metadata or the
+//! [`RegisteredClient`] instead.
+//!
 //! ## Rules this crate enforces
 //!
 //! - `https:` only, unless [`allow_insecure_requests`](ConfigurationBuilder::allow_insecure_requests).
@@ -160,6 +166,7 @@ mod jose;
 pub mod jwks;
 mod options;
 mod polling;
+mod registration;
 mod resource;
 mod token_manager;
 mod tokens;
@@ -224,6 +231,13 @@ pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
+pub use registration::{
+    build_client_delete_request, build_client_read_request, build_client_update_request,
+    build_registration_request, delete_client_registration, dynamic_client_registration,
+    process_client_delete_response, process_client_information_response,
+    process_registration_response, read_client_registration, update_client_registration,
+    DynamicClientRegistration, RegisteredClient, Registration,
+};
 pub use resource::{fetch_protected_resource, ResourceRequest};
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]

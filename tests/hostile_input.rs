@@ -5,11 +5,12 @@ use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENT
 use oidckit::reqwest::StatusCode;
 use oidckit::{
     jwk_thumbprint, parse_www_authenticate, process_backchannel_authentication_response,
-    process_device_authorization_response, process_pushed_authorization_response,
-    process_token_response, validate_authorization_response, validate_id_token,
-    validate_jwt_authorization_response, AuthorizationChecks, Callback, ClientAuth, Configuration,
-    DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm,
-    PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
+    process_client_information_response, process_device_authorization_response,
+    process_pushed_authorization_response, process_registration_response, process_token_response,
+    validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
+    AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
+    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey, RegisteredClient,
+    ServerMetadata, TokenEndpointResponse, Url,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -57,6 +58,12 @@ fn json() -> impl Strategy<Value = Value> {
         Just("n".to_owned()),
         Just("auth_req_id".to_owned()),
         Just("interval".to_owned()),
+        Just("client_id".to_owned()),
+        Just("client_secret".to_owned()),
+        Just("client_secret_expires_at".to_owned()),
+        Just("registration_access_token".to_owned()),
+        Just("registration_client_uri".to_owned()),
+        Just("redirect_uris".to_owned()),
         ".{0,12}",
     ];
     let leaf = prop_oneof![
@@ -276,5 +283,42 @@ proptest! {
             ), "{:?}", e.kind()),
         }
         let _ = process_backchannel_authentication_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn registration_responses_never_panic(
+        v in json(),
+        with_id in any::<bool>(),
+        status in prop_oneof![Just(200u16), Just(201), Just(204), Just(400)],
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        // Arbitrary members over a response that has a client_id, or not.
+        let mut doc = serde_json::Map::new();
+        if with_id {
+            doc.insert("client_id".into(), "c".into());
+        }
+        if let Value::Object(members) = &v {
+            doc.extend(members.clone());
+        }
+        let body = serde_json::to_vec(&if v.is_object() { Value::Object(doc) } else { v }).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let response = answer(status, headers("application/json", b""), &body);
+        if let Ok(client) = process_registration_response(&response) {
+            // What was accepted obeys RFC 7591 §3.2.1 and RFC 7592 §3.
+            prop_assert_eq!(status, StatusCode::CREATED);
+            prop_assert!(!client.client_id().is_empty());
+            prop_assert!(client.client_secret.is_none() || client.client_secret_expires_at.is_some());
+            prop_assert_eq!(client.registration_access_token.is_some(), client.registration_client_uri.is_some());
+            let debug = format!("{client:?}");
+            if let Some(secret) = &client.client_secret {
+                prop_assert!(secret.secret().len() < 12 || !debug.contains(secret.secret().as_str()));
+            }
+        }
+        let current = RegisteredClient::new(oidckit::ClientMetadata::new("c"));
+        if let Ok(client) = process_client_information_response(&current, &response) {
+            prop_assert_eq!(status, StatusCode::OK);
+            prop_assert_eq!(client.client_id(), "c");
+        }
+        let _ = process_registration_response(&answer(StatusCode::CREATED, HeaderMap::new(), &bytes));
     }
 }

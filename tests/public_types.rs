@@ -29,6 +29,10 @@ fn public_types_are_send_and_sync() {
     send_sync::<TokenManager>();
     send_sync::<TokenExchange>();
     send_sync::<InMemoryTokenStore>();
+    send_sync::<DynamicClientRegistration>();
+    send_sync::<Registration>();
+    send_sync::<RegisteredClient>();
+    send_sync::<Call<'static, RegisteredClient>>();
 }
 
 /// The futures of the calls are `Send`, so they can be spawned.
@@ -56,4 +60,14 @@ fn call_futures_are_send() {
         ClientAuth::none(),
     ));
     send(&discovery);
+    let registration = std::future::IntoFuture::into_future(dynamic_client_registration(
+        "https://as.example",
+        ClientMetadata::default(),
+    ));
+    send(&registration);
+    let read = std::future::IntoFuture::into_future(read_client_registration(
+        &config,
+        &RegisteredClient::new(ClientMetadata::new("c")),
+    ));
+    send(&read);
 }

@@ -118,7 +118,7 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 /// Setters shared by [`ConfigurationBuilder`] and
 /// [`Discovery`](crate::Discovery). They never fail; problems
 /// are reported when the configuration is built.
-macro_rules! settings_setters {
+macro_rules! transport_settings_setters {
     () => {
         /// The HTTP client for every request (default: a new client from
         /// [`http_client_builder`](crate::http_client_builder)). Configure
@@ -196,6 +196,14 @@ macro_rules! settings_setters {
             self.settings.fapi2 = on;
             self
         }
+    };
+}
+pub(crate) use transport_settings_setters;
+
+/// [`transport_settings_setters`] and the client metadata setter.
+macro_rules! settings_setters {
+    () => {
+        crate::config::transport_settings_setters!();
 
         /// The client's registered metadata (default: only the client id and
         /// the auth method).

@@ -53,6 +53,30 @@ pub(crate) struct Endpoint {
     mtls_alias: fn(&MtlsEndpointAliases) -> Option<&Url>,
 }
 
+impl Endpoint {
+    /// The URL of this endpoint for `client`: its `mtls_endpoint_aliases`
+    /// entry when the client metadata sets `use_mtls_endpoint_aliases` and
+    /// the server has one (RFC 8705 §5), else the metadata member; refused
+    /// unless `https:` (or `http:` with insecure requests allowed).
+    pub(crate) fn url_for<'s>(
+        &self,
+        server: &'s ServerMetadata,
+        client: &ClientMetadata,
+        allow_insecure_requests: bool,
+    ) -> Result<&'s Url> {
+        let alias = client
+            .use_mtls_endpoint_aliases
+            .then_some(server.mtls_endpoint_aliases.as_ref())
+            .flatten()
+            .and_then(self.mtls_alias);
+        let url = alias
+            .or((self.url)(server))
+            .ok_or_else(|| Error::missing_metadata(self.name))?;
+        transport::check_url(url, allow_insecure_requests)?;
+        Ok(url)
+    }
+}
+
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)
@@ -105,6 +129,14 @@ pub(crate) static PAR: Endpoint = Endpoint {
     span: "par",
     url: |m| m.pushed_authorization_request_endpoint.as_ref(),
     mtls_alias: |a| a.pushed_authorization_request_endpoint.as_ref(),
+};
+
+/// The dynamic client registration endpoint (RFC 7591 §3).
+pub(crate) static REGISTRATION: Endpoint = Endpoint {
+    name: "registration_endpoint",
+    span: "registration",
+    url: |m| m.registration_endpoint.as_ref(),
+    mtls_alias: |a| a.registration_endpoint.as_ref(),
 };
 
 /// What the low-level functions need, and nothing more: plain server
@@ -231,18 +263,7 @@ impl<'a> EndpointContext<'a> {
     /// one (RFC 8705 §5), else the metadata member; refused unless `https:`
     /// (or `http:` with insecure requests allowed).
     pub(crate) fn endpoint_url(&self, endpoint: &Endpoint) -> Result<&'a Url> {
-        let server: &'a ServerMetadata = self.server;
-        let alias = self
-            .client
-            .use_mtls_endpoint_aliases
-            .then_some(server.mtls_endpoint_aliases.as_ref())
-            .flatten()
-            .and_then(endpoint.mtls_alias);
-        let url = alias
-            .or((endpoint.url)(server))
-            .ok_or_else(|| Error::missing_metadata(endpoint.name))?;
-        transport::check_url(url, self.allow_insecure_requests)?;
-        Ok(url)
+        endpoint.url_for(self.server, self.client, self.allow_insecure_requests)
     }
 
     /// The client id, which client authentication needs.

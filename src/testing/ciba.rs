@@ -86,6 +86,7 @@ pub(super) fn backchannel_authentication(
         Ok(c) => c,
         Err(response) => return *response,
     };
+    let client = &client;
     for name in [
         "scope",
         "login_hint",

@@ -287,11 +287,11 @@ impl MockClient {
 
 /// Verifies client authentication as a real server would; the error string
 /// says why it failed.
-pub(super) fn authenticate<'s>(
-    state: &'s ServerState,
+pub(super) fn authenticate(
+    state: &ServerState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<&'s MockClient, String> {
+) -> Result<MockClient, String> {
     let param = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
@@ -311,12 +311,15 @@ pub(super) fn authenticate<'s>(
     // client registered as one of a server that does not decode them.
     let client = state
         .clients
+        .read()
+        .expect("lock")
         .iter()
         .find(|c| match (&c.method, &basic) {
             (MockAuth::BasicRaw(_), Some((raw_id, _))) => c.client_id == *raw_id,
             (_, Some((raw_id, _))) => c.client_id == form_decode(raw_id),
             _ => c.client_id == client_id,
         })
+        .cloned()
         .ok_or_else(|| format!("unknown client {client_id:?}"))?;
     let used = match (&basic, param("client_secret"), param("client_assertion")) {
         (Some(_), None, None) => "client_secret_basic",
@@ -342,7 +345,7 @@ pub(super) fn authenticate<'s>(
                 return Err("wrong client_assertion_type".into());
             }
             let assertion = param("client_assertion").unwrap_or_default();
-            verify_assertion(state, client, assertion)?;
+            verify_assertion(state, &client, assertion)?;
         }
         (MockAuth::None, "none") => {}
         _ => {

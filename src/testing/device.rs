@@ -85,6 +85,7 @@ pub(super) fn device_authorization(
         Ok(c) => c,
         Err(response) => return *response,
     };
+    let client = &client;
     if form.iter().filter(|(k, _)| k == "scope").count() > 1 {
         return bad_request("invalid_request", "scope repeated");
     }

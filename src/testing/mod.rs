@@ -34,10 +34,15 @@
 //!   [approves](MockAuthorizationServer::approve_backchannel) or
 //!   [denies](MockAuthorizationServer::deny_backchannel) them; see the
 //!   table below.
+//! - Dynamic client registration (RFC 7591) at `{issuer}/register` and its
+//!   management (RFC 7592) at `{issuer}/register/{client_id}`, open or
+//!   behind an [initial access token](MockServerBuilder::initial_access_token);
+//!   registered clients use every other endpoint at once; see the table
+//!   below.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
-//!   revocation, JWK Set and userinfo endpoints.
+//!   revocation, JWK Set, userinfo and registration endpoints.
 //!
 //! # OpenID Connect, without a browser
 //!
@@ -50,6 +55,8 @@
 //! | `POST {issuer}/token`, `grant_type=urn:ietf:params:oauth:grant-type:device_code` | Polls a `device_code` of the same client (RFC 8628 §3.4, §3.5): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_device) or [denies](MockAuthorizationServer::deny_device) it (`access_denied`); `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_device_slow_down). Once approved, the tokens as for a code: an ID Token when the scope has `openid`, a refresh token with `offline_access`. A code is redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_device_poll_responses). |
 //! | `POST {issuer}/backchannel_authentication` | A backchannel authentication request (CIBA Core §7.1): the client authenticated as at the token endpoint; `scope` with `openid` (within the client's, else `invalid_scope`); exactly one of `login_hint` (taken as the user's `sub`), `id_token_hint` (an ID Token of this server for this client) and `login_hint_token` (a JWT signed with the server's [signing key](MockAuthorizationServer::signing_key), its `sub` the user; `expired_login_hint_token` past its `exp`), else `invalid_request`; an optional `binding_message` (1 to 20 characters, else `invalid_binding_message`) and `requested_expiry`; no `user_code` (`backchannel_user_code_parameter_supported: false`). Answers `auth_req_id`, `expires_in` ([`backchannel_request_lifetime`](MockServerBuilder::backchannel_request_lifetime), 600, or the `requested_expiry`) and `interval` ([`backchannel_poll_interval`](MockServerBuilder::backchannel_poll_interval), 5), §7.3. Discovery says `backchannel_token_delivery_modes_supported: ["poll"]`. |
 //! | `POST {issuer}/token`, `grant_type=urn:openid:params:grant-type:ciba` | Polls an `auth_req_id` of the same client (CIBA Core §10.1, §11): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_backchannel) or [denies](MockAuthorizationServer::deny_backchannel) it (`access_denied`), by `auth_req_id` or by user; `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_backchannel_slow_down). Once approved, the tokens and an ID Token (§10.1.1) whose `sub` is the hinted user; a refresh token with `offline_access`. Redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_backchannel_poll_responses); [`pending_backchannel_requests`](MockAuthorizationServer::pending_backchannel_requests) shows what the authentication device would (the `binding_message`). |
+//! | `POST {issuer}/register` | Dynamic client registration (RFC 7591 §3): the [initial access token](MockServerBuilder::initial_access_token) as `Authorization: Bearer` when one is set (else 401 `invalid_token` with a `Bearer` challenge); a JSON object of client metadata, checked (§3.2.2): `redirect_uris` `https:` or loopback `http:` without a fragment (`invalid_redirect_uri`), a `token_endpoint_auth_method` among `client_secret_basic` (the default), `client_secret_post`, `client_secret_jwt`, `private_key_jwt` (with a key in `jwks`) and `none`, the lists lists of strings (`invalid_client_metadata`), no `software_statement` (`unapproved_software_statement`). Answers `201` with the metadata, `client_id` (`dyn-…`), `client_id_issued_at`, a `client_secret` with `client_secret_expires_at: 0` for the secret methods, `registration_access_token` and `registration_client_uri`. The client is then known everywhere, its `scope`, `redirect_uris`, `post_logout_redirect_uris` and `response_types` enforced as a [`MockClient`]'s. |
+//! | `GET`/`PUT`/`DELETE {issuer}/register/{client_id}` | Client management (RFC 7592 §2) with the registration access token as `Authorization: Bearer` (else 401 `invalid_token`). `GET`: `200` with the registration as above. `PUT`: the full metadata, checked as at registration, with the client's `client_id`, a `client_secret` only if it is the client's, and none of `registration_access_token`, `registration_client_uri`, `client_secret_expires_at`, `client_id_issued_at` (else 400 `invalid_request`); replaces the registration (the secret kept while the method needs one) and answers `200`, with a new registration access token unless [not rotated](MockServerBuilder::rotate_registration_access_tokens). `DELETE`: `204`; the client and its token stop working. Responses can be [tampered with](MockAuthorizationServer::tamper_next_registration_response) or [replaced](MockAuthorizationServer::fail_next_registration_request). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
@@ -259,6 +266,7 @@ mod keys;
 mod logout;
 mod par;
 mod polling;
+mod registration;
 mod resource;
 mod response_type;
 mod token;
@@ -267,7 +275,7 @@ mod userinfo;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -366,6 +374,8 @@ pub struct MockServerBuilder {
     backchannel_lifetime: u64,
     backchannel_interval: u64,
     enforce_backchannel_slow_down: bool,
+    initial_access_token: Option<String>,
+    rotate_registration_access_tokens: bool,
 }
 
 impl MockServerBuilder {
@@ -554,6 +564,23 @@ impl MockServerBuilder {
         self
     }
 
+    /// Requires this initial access token (RFC 7591 §3), as
+    /// `Authorization: Bearer`, at the registration endpoint: without it, or
+    /// with another, a registration gets 401 `invalid_token`. Default: open
+    /// registration.
+    pub fn initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+
+    /// Replaces a client's registration access token with each update of
+    /// its registration (RFC 7592 §3 allows it; oidc-provider does it by
+    /// default). Default: true.
+    pub fn rotate_registration_access_tokens(mut self, rotate: bool) -> Self {
+        self.rotate_registration_access_tokens = rotate;
+        self
+    }
+
     /// Generates the signing key, binds 127.0.0.1 on a free port and starts
     /// serving on the current Tokio runtime.
     ///
@@ -588,7 +615,7 @@ impl MockServerBuilder {
             issuer: issuer.clone(),
             issuer_path: path,
             advertised_issuer: self.advertised_issuer,
-            clients: self.clients,
+            clients: RwLock::new(self.clients),
             token_lifetime: self.token_lifetime,
             token_type: self.token_type,
             clock: self.clock,
@@ -640,6 +667,11 @@ impl MockServerBuilder {
             backchannel_request_count: AtomicUsize::new(0),
             backchannel_faults: Mutex::new(VecDeque::new()),
             backchannel_poll_faults: Mutex::new(VecDeque::new()),
+            initial_access_token: self.initial_access_token,
+            rotate_registration_access_tokens: self.rotate_registration_access_tokens,
+            registrations: Mutex::new(HashMap::new()),
+            registration_faults: Mutex::new(VecDeque::new()),
+            registration_tampers: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -709,6 +741,8 @@ impl MockAuthorizationServer {
             backchannel_lifetime: 600,
             backchannel_interval: 5,
             enforce_backchannel_slow_down: false,
+            initial_access_token: None,
+            rotate_registration_access_tokens: true,
         }
     }
 
@@ -808,6 +842,54 @@ impl MockAuthorizationServer {
             .push_back(fault);
     }
 
+    /// The registration endpoint (RFC 7591), `{issuer}/register`.
+    pub fn registration_endpoint(&self) -> Url {
+        self.endpoint("register")
+    }
+
+    /// Answers the next request to the registration endpoint or a client
+    /// configuration endpoint with `fault` instead of normally.
+    pub fn fail_next_registration_request(&self, fault: Fault) {
+        self.state
+            .registration_faults
+            .lock()
+            .expect("lock")
+            .push_back(fault);
+    }
+
+    /// Changes the next successful registration, read or update response:
+    /// each member of `patch` (a JSON object) replaces the response's, and
+    /// `null` removes it — e.g. `json!({"client_id": null})` for a response
+    /// without a `client_id`, or `json!({"client_secret_expires_at": "never"})`.
+    ///
+    /// # Panics
+    /// If `patch` is not a JSON object.
+    pub fn tamper_next_registration_response(&self, patch: Value) {
+        let Value::Object(patch) = patch else {
+            panic!("the patch must be a JSON object");
+        };
+        self.state
+            .registration_tampers
+            .lock()
+            .expect("lock")
+            .push_back(patch);
+    }
+
+    /// The client ids registered at the registration endpoint and not
+    /// deleted.
+    pub fn registered_client_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .state
+            .registrations
+            .lock()
+            .expect("lock")
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Answers the next discovery request with `fault` instead of normally.
     pub fn fail_next_discovery(&self, fault: Fault) {
         self.state
@@ -822,7 +904,8 @@ struct ServerState {
     issuer: String,
     issuer_path: String,
     advertised_issuer: Option<String>,
-    clients: Vec<MockClient>,
+    /// The clients given to the builder, and those registered since.
+    clients: RwLock<Vec<MockClient>>,
     token_lifetime: Option<u64>,
     token_type: String,
     clock: Arc<dyn Clock>,
@@ -893,6 +976,14 @@ struct ServerState {
     backchannel_faults: Mutex<VecDeque<Fault>>,
     /// Faults for the next CIBA polls of the token endpoint.
     backchannel_poll_faults: Mutex<VecDeque<Fault>>,
+    /// The initial access token registration requires, if any.
+    initial_access_token: Option<String>,
+    rotate_registration_access_tokens: bool,
+    /// Clients registered at the registration endpoint, by client id.
+    registrations: Mutex<HashMap<String, registration::Registered>>,
+    registration_faults: Mutex<VecDeque<Fault>>,
+    /// Patches for the next client information responses.
+    registration_tampers: Mutex<VecDeque<Map<String, Value>>>,
 }
 
 /// The user every authorization request signs in as.
@@ -943,8 +1034,13 @@ impl ServerState {
     }
 
     /// The client registered with this `client_id`.
-    fn client(&self, client_id: &str) -> Option<&MockClient> {
-        self.clients.iter().find(|c| c.client_id == client_id)
+    fn client(&self, client_id: &str) -> Option<MockClient> {
+        self.clients
+            .read()
+            .expect("lock")
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned()
     }
 
     fn metadata(&self) -> Value {
@@ -1002,6 +1098,7 @@ impl ServerState {
             "backchannel_authentication_endpoint": format!("{iss}/backchannel_authentication"),
             "backchannel_token_delivery_modes_supported": ["poll"],
             "backchannel_user_code_parameter_supported": false,
+            "registration_endpoint": format!("{iss}/register"),
             "require_pushed_authorization_requests": self.require_par,
             "authorization_signing_alg_values_supported": [alg],
         })
@@ -1097,6 +1194,15 @@ async fn handle(
             .fetch_add(1, Ordering::SeqCst);
         let fault = state.backchannel_faults.lock().expect("lock").pop_front();
         let normal = || ciba::backchannel_authentication(&state, &headers, &form);
+        return respond(fault, normal).await;
+    }
+    if method == Method::POST && path == format!("{p}/register") {
+        let fault = state.registration_faults.lock().expect("lock").pop_front();
+        return respond(fault, || registration::register(&state, &headers, &body)).await;
+    }
+    if let Some(client_id) = path.strip_prefix(&format!("{p}/register/")) {
+        let fault = state.registration_faults.lock().expect("lock").pop_front();
+        let normal = || registration::manage(&state, &method, client_id, &headers, &body);
         return respond(fault, normal).await;
     }
     if method == Method::GET && path == format!("{p}/device") {

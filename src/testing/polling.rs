@@ -18,11 +18,11 @@ use super::{ServerState, UserGrant};
 /// the token endpoint (RFC 8628 §3.1, CIBA Core §7.1); a `client_id`
 /// parameter may accompany Basic credentials, and must then be theirs.
 /// Else the error response.
-pub(super) fn authenticate_client<'s>(
-    state: &'s ServerState,
+pub(super) fn authenticate_client(
+    state: &ServerState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<&'s MockClient, Box<Response>> {
+) -> Result<MockClient, Box<Response>> {
     let without_client_id: Vec<(String, String)>;
     let auth_form = if headers.contains_key(header::AUTHORIZATION) {
         without_client_id = form

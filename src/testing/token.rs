@@ -34,6 +34,7 @@ pub(super) fn token(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     if form.iter().filter(|(k, _)| k == "grant_type").count() != 1 {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -252,6 +253,7 @@ pub(super) fn introspect(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     let token = form
         .iter()
         .find(|(k, _)| k == "token")

@@ -11,6 +11,8 @@
 //                                 until POST /oidckit/jwks/publish-all (key rotation)
 //   env INTEROP_PAR_REQUIRED      "true": every client must use pushed authorization
 //                                 requests (discovery: require_pushed_authorization_requests)
+//   env INTEROP_INITIAL_ACCESS_TOKEN  the initial access token dynamic client registration
+//                                 (RFC 7591, /reg) requires (default: oidckit-initial-access-token)
 //   env INTEROP_FAPI              "2.0": the FAPI 2.0 Security Profile for every client
 //                                 (oidc-provider's features.fapi, plus PAR required,
 //                                 private_key_jwt or mTLS only, sender-constrained clients
@@ -22,6 +24,10 @@
 // for clients that register them (with grant_types authorization_code and/or
 // implicit); web clients of the implicit or hybrid flow may register http
 // loopback redirect URIs here.
+//
+// Dynamic client registration (RFC 7591) at /reg with a fixed initial access token,
+// and its management (RFC 7592) at /reg/:client_id, the registration access token
+// rotated with each update.
 //
 // Pushed authorization requests (RFC 9126, /request), request objects (RFC 9101,
 // `request` alone or pushed; signed ES256, PS256, RS256 or EdDSA with a key of the
@@ -155,6 +161,9 @@ if (tlsSet.length) {
     process.exit(2);
   }
 }
+
+// RFC 7591 §3: registration needs this token as `Authorization: Bearer`.
+const initialAccessToken = process.env.INTEROP_INITIAL_ACCESS_TOKEN || 'oidckit-initial-access-token';
 
 let rotateRefreshToken;
 switch (process.env.INTEROP_REFRESH_ROTATION) {
@@ -682,6 +691,10 @@ const provider = new Provider(issuer, {
         log('ciba request', client.clientId, account.accountId);
       },
     },
+    // RFC 7591 at /reg, only with the initial access token; RFC 7592 at
+    // /reg/:client_id, a new registration access token with every update.
+    registration: { enabled: true, initialAccessToken },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // INTEROP_FAPI: oidc-provider's own FAPI profile checks, for every client.
     fapi: fapiProfile ? { enabled: true, profile: fapiProfile } : { enabled: false },
     resourceIndicators: {
@@ -794,6 +807,9 @@ for (const event of [
   'authorization.error',
   'pushed_authorization_request.error',
   'registration_create.error',
+  'registration_read.error',
+  'registration_update.error',
+  'registration_delete.error',
   'end_session.error',
   'device_authorization.error',
   'backchannel_authentication.error',
