@@ -140,6 +140,7 @@ mod jose;
 pub mod jwks;
 mod options;
 mod resource;
+mod resource_metadata;
 mod token_manager;
 mod tokens;
 mod transport;
@@ -199,6 +200,11 @@ pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
 pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use resource_metadata::metadata::ProtectedResourceMetadata;
+pub use resource_metadata::{
+    build_resource_discovery_request, discover_protected_resource,
+    process_resource_discovery_response, protected_resource_metadata_url, ResourceDiscovery,
+};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use token_manager::middleware::TokenMiddleware;

@@ -591,6 +591,8 @@ impl MockServerBuilder {
             device_requests: AtomicUsize::new(0),
             device_faults: Mutex::new(VecDeque::new()),
             device_poll_faults: Mutex::new(VecDeque::new()),
+            resource_metadata_changes: Mutex::new(VecDeque::new()),
+            resource_metadata_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -826,6 +828,9 @@ struct ServerState {
     device_faults: Mutex<VecDeque<Fault>>,
     /// Faults for the next device code polls of the token endpoint.
     device_poll_faults: Mutex<VecDeque<Fault>>,
+    /// Changes for the next resource metadata documents (RFC 9728).
+    resource_metadata_changes: Mutex<VecDeque<Map<String, Value>>>,
+    resource_metadata_faults: Mutex<VecDeque<Fault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -1041,6 +1046,9 @@ async fn handle(
     }
     if get_or_post && path == format!("{p}/logout") {
         return logout::end_session(&state, params, recorded);
+    }
+    if method == Method::GET && path == resource::metadata_url(&state).path() {
+        return resource::metadata(&state).await;
     }
     if path == format!("{p}/resource") {
         let mut response = resource::resource(&state, &method, &headers);
