@@ -218,7 +218,7 @@ pub use token_manager::{
 };
 pub use tokens::introspection::{
     build_introspection_request, process_introspection_response, token_introspection,
-    IntrospectionResponse,
+    IntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
 pub use tokens::revocation::{
     build_revocation_request, process_revocation_response, token_revocation,

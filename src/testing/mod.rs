@@ -243,6 +243,7 @@ mod device;
 mod dpop;
 mod fault;
 mod id_token;
+mod introspection;
 mod jar;
 mod jarm;
 mod keys;
@@ -270,6 +271,7 @@ pub use authorize::AuthorizationResponseFault;
 pub use client::MockClient;
 pub use fault::Fault;
 pub use id_token::IdTokenFault;
+pub use introspection::IntrospectionFault;
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::metadata::ServerMetadata;
@@ -524,18 +526,24 @@ impl MockServerBuilder {
         let signing = keys::SigningKeys::new(self.signing_alg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         for client in &self.clients {
-            match client.authorization_signed_response_alg {
-                Some(alg) if alg != self.signing_alg => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!(
-                        "client {:?} registered authorization_signed_response_alg {alg}, but the \
-                         server signs with {} (its only keys)",
-                            client.client_id, self.signing_alg
-                        ),
-                    ))
+            let registered = [
+                ("authorization", client.authorization_signed_response_alg),
+                ("introspection", client.introspection_signed_response_alg),
+            ];
+            for (what, alg) in registered {
+                match alg {
+                    Some(alg) if alg != self.signing_alg => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!(
+                                "client {:?} registered {what}_signed_response_alg {alg}, but the \
+                                 server signs with {} (its only keys)",
+                                client.client_id, self.signing_alg
+                            ),
+                        ))
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -593,6 +601,7 @@ impl MockServerBuilder {
             device_poll_faults: Mutex::new(VecDeque::new()),
             resource_metadata_changes: Mutex::new(VecDeque::new()),
             resource_metadata_faults: Mutex::new(VecDeque::new()),
+            introspection_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -831,6 +840,8 @@ struct ServerState {
     /// Changes for the next resource metadata documents (RFC 9728).
     resource_metadata_changes: Mutex<VecDeque<Map<String, Value>>>,
     resource_metadata_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next JWT introspection responses (RFC 9701).
+    introspection_faults: Mutex<VecDeque<IntrospectionFault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -864,6 +875,8 @@ fn has_scope(scopes: &str, scope: &str) -> bool {
 
 /// An issued access token.
 struct IssuedToken {
+    /// The client it was issued to.
+    client_id: String,
     /// The thumbprint of the DPoP key it is bound to.
     jkt: Option<String>,
     /// When it expires (seconds since the epoch), if it does.
@@ -926,6 +939,7 @@ impl ServerState {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "userinfo_signing_alg_values_supported": [alg],
+            "introspection_signing_alg_values_supported": [alg],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "claims_parameter_supported": false,
