@@ -27,8 +27,11 @@
 //!   the test [approves](MockAuthorizationServer::approve_device) or
 //!   [denies](MockAuthorizationServer::deny_device) them; see the table
 //!   below.
-//! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
-//!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
+//! - Introspection (RFC 7662; signed answers, RFC 9701, for
+//!   [clients that register them](MockClient::introspection_signed_response_alg)),
+//!   revocation (RFC 7009), and a protected resource
+//!   ([`resource_url`](MockAuthorizationServer::resource_url)) with its
+//!   metadata (RFC 9728); see the table below.
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
 //!   revocation, JWK Set and userinfo endpoints.
 //!
@@ -43,6 +46,9 @@
 //! | `POST {issuer}/token`, `grant_type=urn:ietf:params:oauth:grant-type:device_code` | Polls a `device_code` of the same client (RFC 8628 §3.4, §3.5): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_device) or [denies](MockAuthorizationServer::deny_device) it (`access_denied`); `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_device_slow_down). Once approved, the tokens as for a code: an ID Token when the scope has `openid`, a refresh token with `offline_access`. A code is redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_device_poll_responses). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
+//! | `POST {issuer}/introspect` | Introspection (RFC 7662) for an authenticated client: `active`, and for an issued token its `client_id`, `token_type`, `scope`, `iss`, `aud` (`urn:mock:api`), `iat`, `cnf` (DPoP) and `sub` (sign-in). As JSON, or — for a client that registered [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg), when the request accepts `application/token-introspection+jwt` — as a JWT of that type (RFC 9701 §5: header `typ: token-introspection+jwt`, claims `iss`, `aud` the client, `iat`, `token_introspection` the JSON answer), signed with the current key and [spoiled](MockAuthorizationServer::tamper_next_introspection_response) on demand ([`IntrospectionFault`]). |
+//! | `GET`/`POST {issuer}/resource` | A protected resource: the server's access tokens as `Bearer`, or as `DPoP` with a proof of the bound key. Without a token, a 401 `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1, no error code, RFC 6750 §3.1); a bad token, a 401 with `error` and `resource_metadata` too. |
+//! | `GET /.well-known/oauth-protected-resource{issuer path}/resource` | The resource's metadata (RFC 9728 §3, [`resource_metadata_url`](MockAuthorizationServer::resource_metadata_url)): `resource` (`{issuer}/resource`), `authorization_servers` (the issuer), `scopes_supported` (`read`, `write`), `bearer_methods_supported` (`header`), `dpop_signing_alg_values_supported`, `resource_name`; [changed](MockAuthorizationServer::tamper_next_resource_metadata) or [replaced](MockAuthorizationServer::fail_next_resource_metadata) on demand. |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
 //!
 //! Request objects (JAR, RFC 9101) are verified with the client's key
@@ -521,6 +527,7 @@ impl MockServerBuilder {
     /// `InvalidInput` if the [`signing_alg`](Self::signing_alg) is an HMAC
     /// algorithm, or a client registered an
     /// [`authorization_signed_response_alg`](MockClient::authorization_signed_response_alg)
+    /// or an [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg)
     /// other than it; an I/O error if no port can be bound.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
         let signing = keys::SigningKeys::new(self.signing_alg)
