@@ -525,6 +525,8 @@ const provider = new Provider(issuer, {
       grant_types: ['authorization_code'],
       id_token_signed_response_alg: 'PS256',
       authorization_signed_response_alg: 'PS256',
+      // jwtIntrospection gives every client this member (RS256 by default).
+      introspection_signed_response_alg: 'PS256',
       response_types: ['code'],
       token_endpoint_auth_method: 'private_key_jwt',
     },
