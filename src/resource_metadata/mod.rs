@@ -143,7 +143,8 @@ pub fn process_resource_discovery_response(
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let api = "https://api.example.com/v1/items";
-/// let response = oidckit::reqwest::get(api).await?;
+/// let http = oidckit::http_client_builder().build()?;
+/// let response = http.get(api).send().await?;
 /// if response.status() == 401 {
 ///     let resource = discover_protected_resource(api)
 ///         .www_authenticate(response.headers())
