@@ -10,6 +10,7 @@
 #[doc = include_str!("../docs/jwt-bearer.md")]
 #[doc = include_str!("../docs/generic-grants.md")]
 #[doc = include_str!("../docs/introspection.md")]
+#[doc = include_str!("../docs/resource-metadata.md")]
 #[doc = include_str!("../docs/revocation.md")]
 #[doc = include_str!("../docs/mtls.md")]
 #[doc = include_str!("../docs/low-level.md")]

@@ -168,6 +168,7 @@ mod options;
 mod polling;
 mod registration;
 mod resource;
+mod resource_metadata;
 mod token_manager;
 mod tokens;
 mod transport;
@@ -239,6 +240,11 @@ pub use registration::{
     DynamicClientRegistration, RegisteredClient, Registration,
 };
 pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use resource_metadata::metadata::ProtectedResourceMetadata;
+pub use resource_metadata::{
+    build_resource_discovery_request, discover_protected_resource,
+    process_resource_discovery_response, protected_resource_metadata_url, ResourceDiscovery,
+};
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
@@ -253,7 +259,7 @@ pub use token_manager::{
 };
 pub use tokens::introspection::{
     build_introspection_request, process_introspection_response, token_introspection,
-    IntrospectionResponse,
+    IntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
 pub use tokens::revocation::{
     build_revocation_request, process_revocation_response, token_revocation,

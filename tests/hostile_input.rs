@@ -6,11 +6,13 @@ use oidckit::reqwest::StatusCode;
 use oidckit::{
     jwk_thumbprint, parse_www_authenticate, process_backchannel_authentication_response,
     process_client_information_response, process_device_authorization_response,
-    process_pushed_authorization_response, process_registration_response, process_token_response,
+    process_introspection_response, process_pushed_authorization_response,
+    process_registration_response, process_resource_discovery_response, process_token_response,
     validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
     AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
-    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey, RegisteredClient,
-    ServerMetadata, TokenEndpointResponse, Url,
+    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey,
+    ProtectedResourceMetadata, RegisteredClient, ServerMetadata, TokenEndpointResponse, Url,
+    TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -64,6 +66,9 @@ fn json() -> impl Strategy<Value = Value> {
         Just("registration_access_token".to_owned()),
         Just("registration_client_uri".to_owned()),
         Just("redirect_uris".to_owned()),
+        Just("resource".to_owned()),
+        Just("authorization_servers".to_owned()),
+        Just("token_introspection".to_owned()),
         ".{0,12}",
     ];
     let leaf = prop_oneof![
@@ -74,6 +79,7 @@ fn json() -> impl Strategy<Value = Value> {
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,20}".prop_map(Value::from),
         Just(Value::from("https://as.example/token")),
+        Just(Value::from("https://rs.example/api")),
         Just(Value::from("Bearer")),
         Just(Value::from("3600")),
     ];
@@ -320,5 +326,29 @@ proptest! {
             prop_assert_eq!(client.client_id(), "c");
         }
         let _ = process_registration_response(&answer(StatusCode::CREATED, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn resource_metadata_never_panics(v in json(), status in prop_oneof![Just(200u16), Just(404)], bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let resource: Url = "https://rs.example/api".parse().unwrap();
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        if let Ok(metadata) = process_resource_discovery_response(&resource, &answer(status, headers("application/json", b""), &body)) {
+            // Only metadata about the resource asked for is accepted (RFC 9728 §3.3).
+            prop_assert_eq!(metadata.resource.parse::<Url>().unwrap(), resource.clone());
+        }
+        let _ = process_resource_discovery_response(&resource, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+        let _ = serde_json::from_value::<ProtectedResourceMetadata>(v);
+    }
+
+    #[test]
+    fn introspection_jwts_are_never_accepted_unsigned(header in json(), claims in json(), sig in "[A-Za-z0-9_-]{0,90}") {
+        use base64::Engine as _;
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let jwt = format!("{}.{}.{sig}", b64(&header), b64(&claims));
+        let jwks = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
+        let response = answer(StatusCode::OK, headers(TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, b""), jwt.as_bytes());
+        prop_assert!(process_introspection_response(&config().context(), &response, Some(&jwks)).is_err());
+        prop_assert!(process_introspection_response(&config().context(), &response, None).is_err());
     }
 }

@@ -10,6 +10,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<Configuration>();
     send_sync::<ConfigurationBuilder>();
     send_sync::<Discovery>();
+    send_sync::<ResourceDiscovery>();
+    send_sync::<ProtectedResourceMetadata>();
     send_sync::<Call<'static, TokenEndpointResponse>>();
     send_sync::<Call<'static, IntrospectionResponse>>();
     send_sync::<ResourceRequest<'static>>();
@@ -70,4 +72,10 @@ fn call_futures_are_send() {
         &RegisteredClient::new(ClientMetadata::new("c")),
     ));
     send(&read);
+    let resource =
+        std::future::IntoFuture::into_future(discover_protected_resource("https://api.example"));
+    send(&resource);
+    let introspection =
+        std::future::IntoFuture::into_future(token_introspection(&config, "t", None));
+    send(&introspection);
 }

@@ -20,6 +20,7 @@
 
 pub(crate) mod request;
 pub(crate) mod response;
+pub(crate) mod signed_response;
 pub(crate) mod www_authenticate;
 
 use std::fmt;

@@ -280,6 +280,14 @@ impl UnauthenticatedRequest {
         })
     }
 
+    /// Replaces the `Accept` header (`application/json` by default), for an
+    /// endpoint asked to answer in another media type.
+    pub(crate) fn accept(mut self, media_type: &'static str) -> Self {
+        self.headers
+            .insert(ACCEPT, HeaderValue::from_static(media_type));
+        self
+    }
+
     /// Adds the per-request options' parameters and headers, refusing those
     /// the library owns.
     pub(crate) fn with_options(mut self, options: &RequestOptions) -> Result<Self> {

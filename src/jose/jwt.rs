@@ -26,6 +26,8 @@ pub(crate) struct SignedJwt<'a> {
     pub alg: JwsAlgorithm,
     /// The header's `kid`, if any.
     pub kid: Option<String>,
+    /// The header's `typ`, if any.
+    pub typ: Option<String>,
     /// The claims set.
     pub claims: Map<String, Value>,
     /// `BASE64URL(header) . BASE64URL(payload)`: what the signature covers.
@@ -88,6 +90,7 @@ pub(crate) fn decode<'a>(jwt: &'a str, what: &str) -> Result<SignedJwt<'a>> {
     Ok(SignedJwt {
         alg,
         kid: text("kid"),
+        typ: text("typ"),
         claims,
         signing_input: &jwt[..parts[0].len() + 1 + parts[1].len()],
         signature,

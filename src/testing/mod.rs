@@ -41,6 +41,11 @@
 //!   below.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
+//! - Introspection (RFC 7662; signed answers, RFC 9701, for
+//!   [clients that register them](MockClient::introspection_signed_response_alg)),
+//!   revocation (RFC 7009), and a protected resource
+//!   ([`resource_url`](MockAuthorizationServer::resource_url)) with its
+//!   metadata (RFC 9728); see the table below.
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
 //!   revocation, JWK Set, userinfo and registration endpoints.
 //!
@@ -59,6 +64,9 @@
 //! | `GET`/`PUT`/`DELETE {issuer}/register/{client_id}` | Client management (RFC 7592 §2) with the registration access token as `Authorization: Bearer` (else 401 `invalid_token`). `GET`: `200` with the registration as above. `PUT`: the full metadata, checked as at registration, with the client's `client_id`, a `client_secret` only if it is the client's, and none of `registration_access_token`, `registration_client_uri`, `client_secret_expires_at`, `client_id_issued_at` (else 400 `invalid_request`); replaces the registration (the secret kept while the method needs one) and answers `200`, with a new registration access token unless [not rotated](MockServerBuilder::rotate_registration_access_tokens). `DELETE`: `204`; the client and its token stop working. Responses can be [tampered with](MockAuthorizationServer::tamper_next_registration_response) or [replaced](MockAuthorizationServer::fail_next_registration_request). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
+//! | `POST {issuer}/introspect` | Introspection (RFC 7662) for an authenticated client: `active`, and for an issued token its `client_id`, `token_type`, `scope`, `iss`, `aud` (`urn:mock:api`), `iat`, `cnf` (DPoP) and `sub` (sign-in). As JSON, or — for a client that registered [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg), when the request accepts `application/token-introspection+jwt` — as a JWT of that type (RFC 9701 §5: header `typ: token-introspection+jwt`, claims `iss`, `aud` the client, `iat`, `token_introspection` the JSON answer), signed with the current key and [spoiled](MockAuthorizationServer::tamper_next_introspection_response) on demand ([`IntrospectionFault`]). |
+//! | `GET`/`POST {issuer}/resource` | A protected resource: the server's access tokens as `Bearer`, or as `DPoP` with a proof of the bound key. Without a token, a 401 `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1, no error code, RFC 6750 §3.1); a bad token, a 401 with `error` and `resource_metadata` too. |
+//! | `GET /.well-known/oauth-protected-resource{issuer path}/resource` | The resource's metadata (RFC 9728 §3, [`resource_metadata_url`](MockAuthorizationServer::resource_metadata_url)): `resource` (`{issuer}/resource`), `authorization_servers` (the issuer), `scopes_supported` (`read`, `write`), `bearer_methods_supported` (`header`), `dpop_signing_alg_values_supported`, `resource_name`; [changed](MockAuthorizationServer::tamper_next_resource_metadata) or [replaced](MockAuthorizationServer::fail_next_resource_metadata) on demand. |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
 //!
 //! Request objects (JAR, RFC 9101) are verified with the client's key
@@ -260,6 +268,7 @@ mod device;
 mod dpop;
 mod fault;
 mod id_token;
+mod introspection;
 mod jar;
 mod jarm;
 mod keys;
@@ -290,6 +299,7 @@ pub use ciba::PendingBackchannelRequest;
 pub use client::MockClient;
 pub use fault::Fault;
 pub use id_token::IdTokenFault;
+pub use introspection::IntrospectionFault;
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::metadata::ServerMetadata;
@@ -588,23 +598,30 @@ impl MockServerBuilder {
     /// `InvalidInput` if the [`signing_alg`](Self::signing_alg) is an HMAC
     /// algorithm, or a client registered an
     /// [`authorization_signed_response_alg`](MockClient::authorization_signed_response_alg)
+    /// or an [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg)
     /// other than it; an I/O error if no port can be bound.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
         let signing = keys::SigningKeys::new(self.signing_alg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         for client in &self.clients {
-            match client.authorization_signed_response_alg {
-                Some(alg) if alg != self.signing_alg => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!(
-                        "client {:?} registered authorization_signed_response_alg {alg}, but the \
-                         server signs with {} (its only keys)",
-                            client.client_id, self.signing_alg
-                        ),
-                    ))
+            let registered = [
+                ("authorization", client.authorization_signed_response_alg),
+                ("introspection", client.introspection_signed_response_alg),
+            ];
+            for (what, alg) in registered {
+                match alg {
+                    Some(alg) if alg != self.signing_alg => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!(
+                                "client {:?} registered {what}_signed_response_alg {alg}, but the \
+                                 server signs with {} (its only keys)",
+                                client.client_id, self.signing_alg
+                            ),
+                        ))
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -672,6 +689,9 @@ impl MockServerBuilder {
             registrations: Mutex::new(HashMap::new()),
             registration_faults: Mutex::new(VecDeque::new()),
             registration_tampers: Mutex::new(VecDeque::new()),
+            resource_metadata_changes: Mutex::new(VecDeque::new()),
+            resource_metadata_faults: Mutex::new(VecDeque::new()),
+            introspection_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -984,6 +1004,11 @@ struct ServerState {
     registration_faults: Mutex<VecDeque<Fault>>,
     /// Patches for the next client information responses.
     registration_tampers: Mutex<VecDeque<Map<String, Value>>>,
+    /// Changes for the next resource metadata documents (RFC 9728).
+    resource_metadata_changes: Mutex<VecDeque<Map<String, Value>>>,
+    resource_metadata_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next JWT introspection responses (RFC 9701).
+    introspection_faults: Mutex<VecDeque<IntrospectionFault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -1017,6 +1042,8 @@ fn has_scope(scopes: &str, scope: &str) -> bool {
 
 /// An issued access token.
 struct IssuedToken {
+    /// The client it was issued to.
+    client_id: String,
     /// The thumbprint of the DPoP key it is bound to.
     jkt: Option<String>,
     /// When it expires (seconds since the epoch), if it does.
@@ -1085,6 +1112,7 @@ impl ServerState {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "userinfo_signing_alg_values_supported": [alg],
+            "introspection_signing_alg_values_supported": [alg],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "claims_parameter_supported": false,
@@ -1228,6 +1256,9 @@ async fn handle(
     }
     if get_or_post && path == format!("{p}/logout") {
         return logout::end_session(&state, params, recorded);
+    }
+    if method == Method::GET && path == resource::metadata_url(&state).path() {
+        return resource::metadata(&state).await;
     }
     if path == format!("{p}/resource") {
         let mut response = resource::resource(&state, &method, &headers);

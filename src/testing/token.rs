@@ -206,6 +206,7 @@ pub(super) fn token(
     state.issued.lock().expect("lock").insert(
         access_token.clone(),
         IssuedToken {
+            client_id: client.client_id.clone(),
             jkt,
             expires_at: state.token_lifetime.map(|l| state.now() + l),
             scope: scope.clone(),
@@ -261,18 +262,20 @@ pub(super) fn introspect(
     let Some(token) = token else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
     };
-    let known = state
-        .issued
-        .lock()
-        .expect("lock")
-        .get(token)
-        .map(|t| (t.jkt.clone(), t.grant.as_ref().map(|g| g.subject.clone())));
+    let known = state.issued.lock().expect("lock").get(token).map(|t| {
+        (
+            t.client_id.clone(),
+            t.jkt.clone(),
+            t.scope.clone(),
+            t.grant.as_ref().map(|g| g.subject.clone()),
+        )
+    });
     let body = match known {
         None => json!({"active": false}),
-        Some((jkt, subject)) => {
+        Some((client_id, jkt, scope, subject)) => {
             let mut b = json!({
                 "active": true,
-                "client_id": client.client_id,
+                "client_id": client_id,
                 "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                 "iss": state.issuer,
                 "aud": "urn:mock:api",
@@ -281,13 +284,16 @@ pub(super) fn introspect(
             if let Some(jkt) = jkt {
                 b["cnf"] = json!({"jkt": jkt});
             }
+            if let Some(scope) = scope {
+                b["scope"] = scope.into();
+            }
             if let Some(subject) = subject {
                 b["sub"] = subject.into();
             }
             b
         }
     };
-    axum::Json(body).into_response()
+    super::introspection::answer(state, client, headers, body)
 }
 
 /// RFC 7009: authenticated; 200 with an empty body, known token or not.

@@ -19,6 +19,9 @@
 //                                 only, PS256/ES256/EdDSA only, response_type code only).
 //                                 "1.0 Final": oidc-provider's FAPI 1.0 profile alone (its
 //                                 hybrid ID Tokens then carry s_hash). Unset: no profile.
+//   env INTEROP_RESOURCE_SERVERS  JSON object: more resource indicators (RFC 8707), each
+//                                 {"<resource>": <oidc-provider resource server info>},
+//                                 e.g. a test's own resource server on a loopback port
 //
 // Response types: code, code id_token (hybrid) and id_token (implicit sign-in),
 // for clients that register them (with grant_types authorization_code and/or
@@ -296,6 +299,23 @@ const RESOURCE_SERVERS = {
   },
 };
 
+// A test's own resource servers (INTEROP_RESOURCE_SERVERS), e.g. one that
+// publishes RFC 9728 metadata naming this issuer.
+if (process.env.INTEROP_RESOURCE_SERVERS) {
+  let extra;
+  try {
+    extra = JSON.parse(process.env.INTEROP_RESOURCE_SERVERS);
+  } catch (err) {
+    log('INTEROP_RESOURCE_SERVERS is not valid JSON:', err.message);
+    process.exit(2);
+  }
+  if (!extra || typeof extra !== 'object' || Array.isArray(extra)) {
+    log('INTEROP_RESOURCE_SERVERS must be a JSON object');
+    process.exit(2);
+  }
+  Object.assign(RESOURCE_SERVERS, extra);
+}
+
 // ---- listen first, then build the provider with the real issuer -------------
 
 let handler = (req, res) => {
@@ -569,6 +589,8 @@ const provider = new Provider(issuer, {
       grant_types: ['authorization_code'],
       id_token_signed_response_alg: 'PS256',
       authorization_signed_response_alg: 'PS256',
+      // jwtIntrospection gives every client this member (RS256 by default).
+      introspection_signed_response_alg: 'PS256',
       response_types: ['code'],
       token_endpoint_auth_method: 'private_key_jwt',
     },
@@ -623,6 +645,9 @@ const provider = new Provider(issuer, {
     // One signing key each (see jwks above).
     idTokenSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     userinfoSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    // JWT introspection responses (RFC 9701, the client's
+    // introspection_signed_response_alg), same keys.
+    introspectionSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // JARM responses (client's authorization_signed_response_alg), same keys.
     authorizationSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // Request objects, verified with the client's registered jwks (no HS256:
@@ -637,6 +662,9 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    // RFC 9701: a client that registers introspection_signed_response_alg and
+    // sends Accept: application/token-introspection+jwt gets a signed answer.
+    jwtIntrospection: { enabled: true },
     revocation: { enabled: true },
     dPoP: dpop,
     mTLS,
