@@ -10,6 +10,7 @@
 #[doc = include_str!("../docs/jwt-bearer.md")]
 #[doc = include_str!("../docs/generic-grants.md")]
 #[doc = include_str!("../docs/introspection.md")]
+#[doc = include_str!("../docs/resource-metadata.md")]
 #[doc = include_str!("../docs/revocation.md")]
 #[doc = include_str!("../docs/mtls.md")]
 #[doc = include_str!("../docs/low-level.md")]
@@ -20,7 +21,9 @@
 #[doc = include_str!("../docs/jar.md")]
 #[doc = include_str!("../docs/jarm.md")]
 #[doc = include_str!("../docs/device.md")]
+#[doc = include_str!("../docs/ciba.md")]
 #[doc = include_str!("../docs/hybrid-implicit.md")]
 #[doc = include_str!("../docs/workload-identity.md")]
 #[doc = include_str!("../docs/protecting-your-api.md")]
+#[doc = include_str!("../docs/registration.md")]
 struct DocsDoctests;

@@ -67,6 +67,10 @@ pub enum ErrorKind {
     /// A metadata document whose `issuer` is not the issuer asked for (a
     /// mix-up defence, RFC 8414 §3.3).
     IssuerMismatch,
+    /// A protected resource metadata document whose `resource` is not the
+    /// resource asked for (RFC 9728 §3.3: a defence against a resource
+    /// server that points clients at another resource's metadata).
+    ResourceMismatch,
 
     // Server metadata.
     /// The server metadata lacks a member the operation needs, such as
@@ -574,6 +578,16 @@ impl Error {
             format!("response body from {url} exceeds the limit of {limit} bytes"),
         )
         .with_url(url.clone())
+    }
+
+    pub(crate) fn resource_mismatch(expected: &str, found: &str) -> Self {
+        Self::new(
+            ErrorKind::ResourceMismatch,
+            format!(
+                "the protected resource metadata is about {:?}, not the resource {expected:?}",
+                server_text(found, 256)
+            ),
+        )
     }
 
     pub(crate) fn issuer_mismatch(expected: &str, found: &str) -> Self {

@@ -87,6 +87,12 @@
 //! clock, no HTTP client — so callers with their own HTTP stack, or tests
 //! without I/O, use the same rules.
 //!
+//! Client registration (RFC 7591, [`dynamic_client_registration`]) comes
+//! before there is a client: its pairs ([`build_registration_request`] /
+//! [`process_registration_response`], and the management ones of RFC 7592)
+//! take the server metadata, the client metadata or the
+//! [`RegisteredClient`] instead.
+//!
 //! ## Rules this crate enforces
 //!
 //! - `https:` only, unless [`allow_insecure_requests`](ConfigurationBuilder::allow_insecure_requests).
@@ -101,6 +107,22 @@
 //! [`TokenManager`] caches client credentials tokens (lock-free reads),
 //! refreshes them ahead of expiry with one request however many callers,
 //! and can share them across a fleet through a [`TokenStore`].
+//!
+//! ## Sign-in without a browser on the client: polling flows
+//!
+//! Two flows start with one request and then poll the token endpoint
+//! until the user has decided, with the same rules (one interval before
+//! each poll, `slow_down`, `Retry-After`, `expires_in`; waits through the
+//! configuration's [`Clock`], so tests poll in virtual time):
+//!
+//! - the device authorization grant (RFC 8628), for a device that shows a
+//!   code the user enters elsewhere: [`initiate_device_authorization`],
+//!   then [`poll_device_authorization_grant`];
+//! - Client-Initiated Backchannel Authentication in poll mode (CIBA Core
+//!   1.0), for a client that names the user, who approves on their own
+//!   device: [`initiate_backchannel_authentication`], then
+//!   [`poll_backchannel_authentication_grant`] (an ID Token required and
+//!   validated).
 //!
 //! ## DPoP
 //!
@@ -128,6 +150,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorization;
+mod ciba;
 mod client_auth;
 mod clock;
 mod config;
@@ -142,7 +165,10 @@ mod into_url;
 mod jose;
 pub mod jwks;
 mod options;
+mod polling;
+mod registration;
 mod resource;
+mod resource_metadata;
 mod resource_server;
 mod token_manager;
 mod tokens;
@@ -160,6 +186,11 @@ pub use authorization::{
     process_pushed_authorization_response, random_nonce, random_pkce_code_verifier, random_state,
     validate_authorization_response, validate_jwt_authorization_response, AuthorizationChecks,
     AuthorizationCode, Callback, PushedAuthorizationResponse,
+};
+pub use ciba::{
+    build_backchannel_authentication_request, initiate_backchannel_authentication,
+    poll_backchannel_authentication_grant, process_backchannel_authentication_response,
+    BackchannelAuthenticationResponse, CIBA_GRANT_TYPE,
 };
 pub use client_auth::mtls::{
     certificate_thumbprint, mtls_client_builder_from_pem, mtls_client_builder_from_pkcs12,
@@ -202,6 +233,13 @@ pub use into_url::IntoUrl;
 pub use jose::{jwk_thumbprint, JwkSet, JwsAlgorithm, PrivateKey};
 pub use jwks::{build_jwks_request, process_jwks_response, JwksCacheSnapshot};
 pub use options::{BoxFuture, Call, RequestOptions};
+pub use registration::{
+    build_client_delete_request, build_client_read_request, build_client_update_request,
+    build_registration_request, delete_client_registration, dynamic_client_registration,
+    process_client_delete_response, process_client_information_response,
+    process_registration_response, read_client_registration, update_client_registration,
+    DynamicClientRegistration, RegisteredClient, Registration,
+};
 pub use resource::{fetch_protected_resource, ResourceRequest};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -212,6 +250,11 @@ pub use resource_server::{
     RejectionCode, ReplayCache, ResourceServer, ResourceServerBuilder, TokenScheme,
     ValidatedRequest, VerifiedDPoPProof, DEFAULT_ACCESS_TOKEN_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS,
     DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_MAX_AGE,
+};
+pub use resource_metadata::metadata::ProtectedResourceMetadata;
+pub use resource_metadata::{
+    build_resource_discovery_request, discover_protected_resource,
+    process_resource_discovery_response, protected_resource_metadata_url, ResourceDiscovery,
 };
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]
@@ -227,7 +270,7 @@ pub use token_manager::{
 };
 pub use tokens::introspection::{
     build_introspection_request, process_introspection_response, token_introspection,
-    IntrospectionResponse,
+    IntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
 pub use tokens::revocation::{
     build_revocation_request, process_revocation_response, token_revocation,

@@ -186,6 +186,24 @@ impl<'a, T: 'a> Call<'a, T> {
         Self::new(move |_| std::future::ready(Err(error)))
     }
 
+    /// A call that runs this one, then `next` with its value (with the same
+    /// options, deadline and cancellation): a second, asynchronous step of
+    /// processing, such as fetching the keys a response was signed with.
+    pub(crate) fn and_then<U, F, Fut>(self, next: F) -> Call<'a, U>
+    where
+        T: Send,
+        F: FnOnce(T) -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<U>> + Send + 'a,
+    {
+        let Call { options, start } = self;
+        Call {
+            options,
+            start: Box::new(move |options| {
+                Box::pin(async move { next(start(options).await?).await })
+            }),
+        }
+    }
+
     /// Sets the options of this call (replacing any set before).
     pub fn options(mut self, options: RequestOptions) -> Self {
         self.options = options;

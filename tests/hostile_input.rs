@@ -4,11 +4,15 @@
 use oidckit::reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use oidckit::reqwest::StatusCode;
 use oidckit::{
-    jwk_thumbprint, parse_www_authenticate, process_device_authorization_response,
-    process_pushed_authorization_response, process_token_response, validate_authorization_response,
-    validate_id_token, validate_jwt_authorization_response, AuthorizationChecks, Callback,
-    ClientAuth, Configuration, DPoPHandle, EndpointResponse, IdTokenChecks, IntrospectionResponse,
-    JwkSet, JwsAlgorithm, PrivateKey, ServerMetadata, TokenEndpointResponse, Url,
+    jwk_thumbprint, parse_www_authenticate, process_backchannel_authentication_response,
+    process_client_information_response, process_device_authorization_response,
+    process_introspection_response, process_pushed_authorization_response,
+    process_registration_response, process_resource_discovery_response, process_token_response,
+    validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
+    AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
+    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey,
+    ProtectedResourceMetadata, RegisteredClient, ServerMetadata, TokenEndpointResponse, Url,
+    TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -54,6 +58,17 @@ fn json() -> impl Strategy<Value = Value> {
         Just("crv".to_owned()),
         Just("x".to_owned()),
         Just("n".to_owned()),
+        Just("auth_req_id".to_owned()),
+        Just("interval".to_owned()),
+        Just("client_id".to_owned()),
+        Just("client_secret".to_owned()),
+        Just("client_secret_expires_at".to_owned()),
+        Just("registration_access_token".to_owned()),
+        Just("registration_client_uri".to_owned()),
+        Just("redirect_uris".to_owned()),
+        Just("resource".to_owned()),
+        Just("authorization_servers".to_owned()),
+        Just("token_introspection".to_owned()),
         ".{0,12}",
     ];
     let leaf = prop_oneof![
@@ -64,6 +79,7 @@ fn json() -> impl Strategy<Value = Value> {
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,20}".prop_map(Value::from),
         Just(Value::from("https://as.example/token")),
+        Just(Value::from("https://rs.example/api")),
         Just(Value::from("Bearer")),
         Just(Value::from("3600")),
     ];
@@ -73,6 +89,37 @@ fn json() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(names.clone(), inner, 0..8)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
+    })
+}
+
+/// A backchannel authentication response (CIBA Core §7.3) with each of its
+/// three members present or not, of any JSON type, and other members.
+fn backchannel_json() -> impl Strategy<Value = Value> {
+    let member = prop::option::of(prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,20}".prop_map(Value::from),
+        json(),
+    ]);
+    (member.clone(), member.clone(), member, json()).prop_map(|(id, expires, interval, rest)| {
+        let mut map = match rest {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        for (name, value) in [
+            ("auth_req_id", id),
+            ("expires_in", expires),
+            ("interval", interval),
+        ] {
+            if let Some(value) = value {
+                map.insert(name.to_owned(), value);
+            }
+        }
+        Value::Object(map)
     })
 }
 
@@ -220,5 +267,88 @@ proptest! {
             prop_assert!(!device.device_code.is_empty() && !device.user_code.is_empty());
         }
         let _ = process_device_authorization_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn backchannel_authentication_responses_never_panic(v in backchannel_json(), status in prop_oneof![Just(200u16), Just(400), Just(401)], bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let ctx = config().context();
+        match process_backchannel_authentication_response(&ctx, &answer(status, headers("application/json", b""), &body)) {
+            Ok(ack) => {
+                prop_assert_eq!(status, StatusCode::OK);
+                prop_assert!(ack.interval > 0 && ack.expires_in > 0);
+                prop_assert_eq!(Some(&Value::from(ack.auth_req_id.clone())), v.get("auth_req_id"));
+                let shown = format!("{:?}", ack);
+                let id = format!("{:?}", ack.auth_req_id);
+                prop_assert!(ack.auth_req_id == "[redacted]" || !shown.contains(&id), "{}", shown);
+            }
+            Err(e) => prop_assert!(matches!(
+                e.kind(),
+                oidckit::ErrorKind::InvalidResponse | oidckit::ErrorKind::OAuth | oidckit::ErrorKind::UnexpectedStatus
+            ), "{:?}", e.kind()),
+        }
+        let _ = process_backchannel_authentication_response(&ctx, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn registration_responses_never_panic(
+        v in json(),
+        with_id in any::<bool>(),
+        status in prop_oneof![Just(200u16), Just(201), Just(204), Just(400)],
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        // Arbitrary members over a response that has a client_id, or not.
+        let mut doc = serde_json::Map::new();
+        if with_id {
+            doc.insert("client_id".into(), "c".into());
+        }
+        if let Value::Object(members) = &v {
+            doc.extend(members.clone());
+        }
+        let body = serde_json::to_vec(&if v.is_object() { Value::Object(doc) } else { v }).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        let response = answer(status, headers("application/json", b""), &body);
+        if let Ok(client) = process_registration_response(&response) {
+            // What was accepted obeys RFC 7591 §3.2.1 and RFC 7592 §3.
+            prop_assert_eq!(status, StatusCode::CREATED);
+            prop_assert!(!client.client_id().is_empty());
+            prop_assert!(client.client_secret.is_none() || client.client_secret_expires_at.is_some());
+            prop_assert_eq!(client.registration_access_token.is_some(), client.registration_client_uri.is_some());
+            let debug = format!("{client:?}");
+            if let Some(secret) = &client.client_secret {
+                prop_assert!(secret.secret().len() < 12 || !debug.contains(secret.secret().as_str()));
+            }
+        }
+        let current = RegisteredClient::new(oidckit::ClientMetadata::new("c"));
+        if let Ok(client) = process_client_information_response(&current, &response) {
+            prop_assert_eq!(status, StatusCode::OK);
+            prop_assert_eq!(client.client_id(), "c");
+        }
+        let _ = process_registration_response(&answer(StatusCode::CREATED, HeaderMap::new(), &bytes));
+    }
+
+    #[test]
+    fn resource_metadata_never_panics(v in json(), status in prop_oneof![Just(200u16), Just(404)], bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let resource: Url = "https://rs.example/api".parse().unwrap();
+        let body = serde_json::to_vec(&v).unwrap();
+        let status = StatusCode::from_u16(status).unwrap();
+        if let Ok(metadata) = process_resource_discovery_response(&resource, &answer(status, headers("application/json", b""), &body)) {
+            // Only metadata about the resource asked for is accepted (RFC 9728 §3.3).
+            prop_assert_eq!(metadata.resource.parse::<Url>().unwrap(), resource.clone());
+        }
+        let _ = process_resource_discovery_response(&resource, &answer(StatusCode::OK, HeaderMap::new(), &bytes));
+        let _ = serde_json::from_value::<ProtectedResourceMetadata>(v);
+    }
+
+    #[test]
+    fn introspection_jwts_are_never_accepted_unsigned(header in json(), claims in json(), sig in "[A-Za-z0-9_-]{0,90}") {
+        use base64::Engine as _;
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let jwt = format!("{}.{}.{sig}", b64(&header), b64(&claims));
+        let jwks = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
+        let response = answer(StatusCode::OK, headers(TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, b""), jwt.as_bytes());
+        prop_assert!(process_introspection_response(&config().context(), &response, Some(&jwks)).is_err());
+        prop_assert!(process_introspection_response(&config().context(), &response, None).is_err());
     }
 }

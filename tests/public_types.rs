@@ -10,6 +10,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<Configuration>();
     send_sync::<ConfigurationBuilder>();
     send_sync::<Discovery>();
+    send_sync::<ResourceDiscovery>();
+    send_sync::<ProtectedResourceMetadata>();
     send_sync::<Call<'static, TokenEndpointResponse>>();
     send_sync::<Call<'static, IntrospectionResponse>>();
     send_sync::<ResourceRequest<'static>>();
@@ -29,6 +31,10 @@ fn public_types_are_send_and_sync() {
     send_sync::<TokenManager>();
     send_sync::<TokenExchange>();
     send_sync::<InMemoryTokenStore>();
+    send_sync::<DynamicClientRegistration>();
+    send_sync::<Registration>();
+    send_sync::<RegisteredClient>();
+    send_sync::<Call<'static, RegisteredClient>>();
 }
 
 /// The futures of the calls are `Send`, so they can be spawned.
@@ -56,4 +62,20 @@ fn call_futures_are_send() {
         ClientAuth::none(),
     ));
     send(&discovery);
+    let registration = std::future::IntoFuture::into_future(dynamic_client_registration(
+        "https://as.example",
+        ClientMetadata::default(),
+    ));
+    send(&registration);
+    let read = std::future::IntoFuture::into_future(read_client_registration(
+        &config,
+        &RegisteredClient::new(ClientMetadata::new("c")),
+    ));
+    send(&read);
+    let resource =
+        std::future::IntoFuture::into_future(discover_protected_resource("https://api.example"));
+    send(&resource);
+    let introspection =
+        std::future::IntoFuture::into_future(token_introspection(&config, "t", None));
+    send(&introspection);
 }

@@ -94,9 +94,14 @@ pub fn discovery(
     client_id: impl Into<String>,
     auth: ClientAuth,
 ) -> Discovery {
+    discovery_of(issuer.into_url(), client_id.into(), auth)
+}
+
+/// A discovery of `issuer` (or of nothing, failing when awaited).
+pub(crate) fn discovery_of(issuer: Result<Url>, client_id: String, auth: ClientAuth) -> Discovery {
     Discovery {
-        issuer: issuer.into_url(),
-        client_id: client_id.into(),
+        issuer,
+        client_id,
         auth,
         algorithm: DiscoveryAlgorithm::default(),
         settings: Settings::default(),
@@ -152,23 +157,10 @@ impl IntoFuture for Discovery {
             // One client for discovery and every later request of the configuration.
             let client = settings.http_client()?;
             settings.http_client = Some(client.clone());
-            let mut request =
+            let request =
                 build_discovery_request(&issuer, algorithm, settings.allow_insecure_requests)?;
-            options.check(Accepts {
-                form_params: false,
-                dpop: false,
-                owned_headers: &LIBRARY_HEADERS,
-            })?;
-            for (name, value) in &options.headers {
-                request.headers_mut().append(name.clone(), value.clone());
-            }
-            let response = transport::execute(
-                &settings.transport(&client),
-                request.into_reqwest(&client)?,
-                "discovery",
-                options.timeout,
-            )
-            .await?;
+            let response =
+                fetch_document(&settings, &client, request, &options, "discovery").await?;
             let server = process_discovery_response(&issuer, &response)?;
             Configuration::builder(server, client_id, auth)
                 .with_settings(settings)
@@ -177,6 +169,33 @@ impl IntoFuture for Discovery {
         .options(options)
         .into_future()
     }
+}
+
+/// GETs a metadata document (an authorization server's, RFC 8414; a
+/// protected resource's, RFC 9728) under the transport rules, with the
+/// headers of `options` (which may not set the library's own).
+pub(crate) async fn fetch_document(
+    settings: &Settings,
+    client: &reqwest::Client,
+    mut request: EndpointRequest,
+    options: &RequestOptions,
+    span: &'static str,
+) -> Result<EndpointResponse> {
+    options.check(Accepts {
+        form_params: false,
+        dpop: false,
+        owned_headers: &LIBRARY_HEADERS,
+    })?;
+    for (name, value) in &options.headers {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    transport::execute(
+        &settings.transport(client),
+        request.into_reqwest(client)?,
+        span,
+        options.timeout,
+    )
+    .await
 }
 
 /// Whether a URL given as the issuer is the metadata document's own.
@@ -229,13 +248,18 @@ pub fn process_discovery_response(
 /// The mix-up defence of RFC 8414 §3.3: the document must be about the issuer
 /// the caller asked for.
 fn check_issuer(expected: &Url, found: &str) -> Result<()> {
-    let mismatch = || Error::issuer_mismatch(expected.as_str(), found);
-    let found_url = Url::parse(found).map_err(|_| mismatch())?;
-    if found_url.as_str() == expected.as_str() {
+    if same_url(expected, found) {
         Ok(())
     } else {
-        Err(mismatch())
+        Err(Error::issuer_mismatch(expected.as_str(), found))
     }
+}
+
+/// Whether `found` is the URL `expected`, compared as parsed URLs (so
+/// `https://as.example` is `https://as.example/`, and the host's case does
+/// not matter); the identifier rule of RFC 8414 §3.3 and RFC 9728 §3.3.
+pub(crate) fn same_url(expected: &Url, found: &str) -> bool {
+    Url::parse(found).is_ok_and(|found| found.as_str() == expected.as_str())
 }
 
 #[cfg(test)]

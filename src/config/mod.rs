@@ -115,10 +115,12 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
         .user_agent(USER_AGENT)
 }
 
-/// Setters shared by [`ConfigurationBuilder`] and
-/// [`Discovery`](crate::Discovery). They never fail; problems
-/// are reported when the configuration is built.
-macro_rules! settings_setters {
+/// The setters of how requests are sent (HTTP client, timeout, `http:`
+/// URLs, response size), shared by every builder that sends requests:
+/// [`ConfigurationBuilder`], [`Discovery`](crate::Discovery) (through
+/// `settings_setters`) and [`ResourceDiscovery`](crate::ResourceDiscovery).
+/// The builder has a `settings: Settings` field.
+macro_rules! transport_setters {
     () => {
         /// The HTTP client for every request (default: a new client from
         /// [`http_client_builder`](crate::http_client_builder)). Configure
@@ -150,6 +152,23 @@ macro_rules! settings_setters {
             self
         }
 
+        /// The largest response body accepted, in bytes (default 1 MiB).
+        pub fn max_response_size(mut self, bytes: usize) -> Self {
+            self.settings.max_response_size = bytes;
+            self
+        }
+    };
+}
+pub(crate) use transport_setters;
+
+/// [`transport_setters`] and the setters of time and checks: every
+/// builder that makes a [`Configuration`] ([`ConfigurationBuilder`],
+/// [`Discovery`](crate::Discovery), the registration builder). They never
+/// fail; problems are reported when the configuration is built.
+macro_rules! transport_settings_setters {
+    () => {
+        crate::config::transport_setters!();
+
         /// Seconds added to the local clock when building time-based claims,
         /// for a server whose clock differs from ours (default 0; negative if
         /// the server is behind).
@@ -168,12 +187,6 @@ macro_rules! settings_setters {
         /// [`ManualClock`](crate::ManualClock) to move time without sleeping.
         pub fn clock(mut self, clock: std::sync::Arc<dyn crate::Clock>) -> Self {
             self.settings.clock = clock;
-            self
-        }
-
-        /// The largest response body accepted, in bytes (default 1 MiB).
-        pub fn max_response_size(mut self, bytes: usize) -> Self {
-            self.settings.max_response_size = bytes;
             self
         }
 
@@ -196,6 +209,14 @@ macro_rules! settings_setters {
             self.settings.fapi2 = on;
             self
         }
+    };
+}
+pub(crate) use transport_settings_setters;
+
+/// [`transport_settings_setters`] and the client metadata setter.
+macro_rules! settings_setters {
+    () => {
+        crate::config::transport_settings_setters!();
 
         /// The client's registered metadata (default: only the client id and
         /// the auth method).

@@ -4,7 +4,6 @@
 //! device, and polls the token endpoint until the user approves.
 
 use std::fmt;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
@@ -16,21 +15,15 @@ use crate::endpoint::request::{
 };
 use crate::endpoint::response::expect_status;
 use crate::endpoint::{self, EndpointContext, DEVICE_AUTHORIZATION};
-use crate::error::{server_text, Error, Result};
+use crate::error::Result;
 use crate::grants::response::TokenEndpointResponse;
-use crate::grants::{checked_grant, ResponseCheck};
 use crate::id_token::IdTokenExpectations;
 use crate::options::{Call, RequestOptions};
+use crate::polling::{poll_grant, InitiationResponse, PolledGrant};
 use crate::transport::{json_object, EndpointResponse};
 
 /// The `grant_type` of the device authorization grant (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// The polling interval when the server gives none (RFC 8628 §3.2).
-const DEFAULT_INTERVAL: u64 = 5;
-
-/// What `slow_down` adds to the interval (RFC 8628 §3.5).
-const SLOW_DOWN: u64 = 5;
 
 /// The device authorization response (RFC 8628 §3.2): what to show the
 /// user, and the `device_code` to poll with.
@@ -100,58 +93,19 @@ pub fn process_device_authorization_response(
     response: &EndpointResponse,
 ) -> Result<DeviceAuthorizationResponse> {
     expect_status(response, StatusCode::OK)?;
-    let mut map = json_object(response.headers(), response.body())?;
-    let mut string = |name: &str| match map.remove(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        _ => Err(Error::invalid_response(format!(
-            "the device authorization response has no `{name}` string (RFC 8628 §3.2)"
-        ))),
-    };
-    let device_code = string("device_code")?;
-    let user_code = string("user_code")?;
-    let verification_uri = string("verification_uri")?;
-    let verification_uri_complete =
-        match map.remove("verification_uri_complete") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(Error::invalid_response(
-                "the device authorization response's `verification_uri_complete` is not a string",
-            )),
-        };
-    let seconds = |value: Option<Value>, name: &str| -> Result<Option<u64>> {
-        match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-                Error::invalid_response(format!(
-                    "the device authorization response's `{name}` is not a whole number of seconds"
-                ))
-            }),
-            Some(other) => Err(Error::invalid_response(format!(
-                "the device authorization response's `{name}` is not a number: {}",
-                server_text(&other.to_string(), 40)
-            ))),
-        }
-    };
-    let expires_in = seconds(map.remove("expires_in"), "expires_in")?.ok_or_else(|| {
-        Error::invalid_response("the device authorization response has no numeric `expires_in`")
-    })?;
-    let interval = match seconds(map.remove("interval"), "interval")? {
-        None => DEFAULT_INTERVAL,
-        Some(0) => {
-            return Err(Error::invalid_response(
-                "the device authorization response's `interval` is 0; it must be positive",
-            ))
-        }
-        Some(n) => n,
+    let mut read = InitiationResponse {
+        map: json_object(response.headers(), response.body())?,
+        what: "the device authorization response",
+        spec: "RFC 8628 §3.2",
     };
     Ok(DeviceAuthorizationResponse {
-        device_code,
-        user_code,
-        verification_uri,
-        verification_uri_complete,
-        expires_in,
-        interval,
-        extra: map,
+        device_code: read.string("device_code")?,
+        user_code: read.string("user_code")?,
+        verification_uri: read.string("verification_uri")?,
+        verification_uri_complete: read.optional_string("verification_uri_complete")?,
+        expires_in: read.expires_in(false)?,
+        interval: read.interval()?,
+        extra: read.map,
     })
 }
 
@@ -209,62 +163,17 @@ pub fn poll_device_authorization_grant<'a>(
     config: &'a Configuration,
     device: &DeviceAuthorizationResponse,
 ) -> Call<'a, TokenEndpointResponse> {
-    let device_code = device.device_code.clone();
-    let (interval, expires_in) = (device.interval.max(1), device.expires_in);
-    Call::new(move |options: RequestOptions| async move {
-        let clock = config.clock().clone();
-        let deadline = clock.now() + Duration::from_secs(expires_in);
-        let mut interval = Duration::from_secs(interval);
-        let mut wait = interval;
-        // Bounded: every pass waits at least a second of the clock, and the
-        // loop ends at the deadline.
-        loop {
-            let remaining = deadline.duration_since(clock.now()).unwrap_or_default();
-            if wait >= remaining {
-                clock.sleep(remaining).await;
-                return Err(expired());
-            }
-            clock.sleep(wait).await;
-            let poll = checked_grant(
-                config,
-                DEVICE_CODE_GRANT_TYPE,
-                &[("device_code", device_code.as_str())],
-                std::iter::empty::<(&str, &str)>(),
-                None,
-                ResponseCheck::IdToken(IdTokenExpectations::without_nonce()),
-            )
-            .options(options.clone())
-            .await;
-            let e = match poll {
-                Ok(tokens) => return Ok(tokens),
-                Err(e) => e,
-            };
-            match e.oauth_error().map(|o| o.error.as_str()) {
-                Some("authorization_pending") => {}
-                Some("slow_down") => interval += Duration::from_secs(SLOW_DOWN),
-                // A 503 with Retry-After (openid-client 6.8): wait and poll again.
-                _ if e.status() == Some(StatusCode::SERVICE_UNAVAILABLE)
-                    && e.retry_after().is_some() => {}
-                _ => return Err(e),
-            }
-            wait = e.retry_after().map_or(interval, |r| r.max(interval));
-        }
-    })
-}
-
-/// The codes' `expires_in` passed before the user approved.
-fn expired() -> Error {
-    Error::oauth(crate::OAuthError {
-        error: "expired_token".into(),
-        error_description: Some(
-            "the device code expired before the user approved (RFC 8628 §3.5)".into(),
-        ),
-        error_uri: None,
-        status: None,
-        url: None,
-        challenges: Vec::new(),
-        state: None,
-    })
+    poll_grant(
+        config,
+        PolledGrant {
+            grant_type: DEVICE_CODE_GRANT_TYPE,
+            param: ("device_code", device.device_code.clone()),
+            interval: device.interval,
+            expires_in: device.expires_in,
+            id_token: IdTokenExpectations::without_nonce(),
+            expired: "the device code expired before the user approved (RFC 8628 §3.5)",
+        },
+    )
 }
 
 #[cfg(test)]

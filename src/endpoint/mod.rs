@@ -20,6 +20,7 @@
 
 pub(crate) mod request;
 pub(crate) mod response;
+pub(crate) mod signed_response;
 pub(crate) mod www_authenticate;
 
 use std::fmt;
@@ -51,6 +52,30 @@ pub(crate) struct Endpoint {
     pub span: &'static str,
     url: fn(&ServerMetadata) -> Option<&Url>,
     mtls_alias: fn(&MtlsEndpointAliases) -> Option<&Url>,
+}
+
+impl Endpoint {
+    /// The URL of this endpoint for `client`: its `mtls_endpoint_aliases`
+    /// entry when the client metadata sets `use_mtls_endpoint_aliases` and
+    /// the server has one (RFC 8705 §5), else the metadata member; refused
+    /// unless `https:` (or `http:` with insecure requests allowed).
+    pub(crate) fn url_for<'s>(
+        &self,
+        server: &'s ServerMetadata,
+        client: &ClientMetadata,
+        allow_insecure_requests: bool,
+    ) -> Result<&'s Url> {
+        let alias = client
+            .use_mtls_endpoint_aliases
+            .then_some(server.mtls_endpoint_aliases.as_ref())
+            .flatten()
+            .and_then(self.mtls_alias);
+        let url = alias
+            .or((self.url)(server))
+            .ok_or_else(|| Error::missing_metadata(self.name))?;
+        transport::check_url(url, allow_insecure_requests)?;
+        Ok(url)
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -91,12 +116,28 @@ pub(crate) static DEVICE_AUTHORIZATION: Endpoint = Endpoint {
     mtls_alias: |a| a.device_authorization_endpoint.as_ref(),
 };
 
+/// The backchannel authentication endpoint (CIBA Core 1.0 §7).
+pub(crate) static BACKCHANNEL_AUTHENTICATION: Endpoint = Endpoint {
+    name: "backchannel_authentication_endpoint",
+    span: "backchannel_authentication",
+    url: |m| m.backchannel_authentication_endpoint.as_ref(),
+    mtls_alias: |a| a.backchannel_authentication_endpoint.as_ref(),
+};
+
 /// The pushed authorization request endpoint (RFC 9126).
 pub(crate) static PAR: Endpoint = Endpoint {
     name: "pushed_authorization_request_endpoint",
     span: "par",
     url: |m| m.pushed_authorization_request_endpoint.as_ref(),
     mtls_alias: |a| a.pushed_authorization_request_endpoint.as_ref(),
+};
+
+/// The dynamic client registration endpoint (RFC 7591 §3).
+pub(crate) static REGISTRATION: Endpoint = Endpoint {
+    name: "registration_endpoint",
+    span: "registration",
+    url: |m| m.registration_endpoint.as_ref(),
+    mtls_alias: |a| a.registration_endpoint.as_ref(),
 };
 
 /// What the low-level functions need, and nothing more: plain server
@@ -223,18 +264,7 @@ impl<'a> EndpointContext<'a> {
     /// one (RFC 8705 §5), else the metadata member; refused unless `https:`
     /// (or `http:` with insecure requests allowed).
     pub(crate) fn endpoint_url(&self, endpoint: &Endpoint) -> Result<&'a Url> {
-        let server: &'a ServerMetadata = self.server;
-        let alias = self
-            .client
-            .use_mtls_endpoint_aliases
-            .then_some(server.mtls_endpoint_aliases.as_ref())
-            .flatten()
-            .and_then(endpoint.mtls_alias);
-        let url = alias
-            .or((endpoint.url)(server))
-            .ok_or_else(|| Error::missing_metadata(endpoint.name))?;
-        transport::check_url(url, self.allow_insecure_requests)?;
-        Ok(url)
+        endpoint.url_for(self.server, self.client, self.allow_insecure_requests)
     }
 
     /// The client id, which client authentication needs.

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use oauth2::AccessToken;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use url::{form_urlencoded, Url};
@@ -110,17 +111,22 @@ pub struct EndpointRequest {
 
 impl fmt::Debug for EndpointRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EndpointRequest")
-            .field("method", &self.method.as_str())
+        let mut d = f.debug_struct("EndpointRequest");
+        d.field("method", &self.method.as_str())
             .field("url", &self.url.as_str())
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field(
+            .field("headers", &self.headers.keys().collect::<Vec<_>>());
+        if self.is_json() {
+            // A JSON body (client registration) is shown by its length only.
+            d.field("body_len", &self.body.len());
+        } else {
+            d.field(
                 "params",
                 &form_urlencoded::parse(self.body.as_bytes())
                     .map(|(k, _)| k)
                     .collect::<Vec<_>>(),
-            )
-            .finish()
+            );
+        }
+        d.finish()
     }
 }
 
@@ -135,6 +141,40 @@ impl EndpointRequest {
             headers,
             body: String::new(),
         }
+    }
+
+    /// A request with a JSON body (or none), `Accept: application/json`, and
+    /// `Authorization: Bearer <token>` when a token is given (client
+    /// registration and management, RFC 7591 §3, RFC 7592 §2).
+    pub(crate) fn json(
+        method: Method,
+        url: Url,
+        body: Option<String>,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Self> {
+        let mut headers = HeaderMap::with_capacity(3);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        if let Some(token) = bearer {
+            headers.insert(
+                AUTHORIZATION,
+                crate::resource::authorization_value("Bearer", token)?,
+            );
+        }
+        Ok(EndpointRequest {
+            method,
+            url,
+            headers,
+            body: body.unwrap_or_default(),
+        })
+    }
+
+    fn is_json(&self) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"))
     }
 
     /// The HTTP method.
@@ -157,7 +197,8 @@ impl EndpointRequest {
         &mut self.headers
     }
 
-    /// The body (form-encoded for the form endpoints; empty for a `GET`).
+    /// The body (form-encoded for the form endpoints, JSON for client
+    /// registration; empty for a `GET`).
     pub fn body(&self) -> &str {
         &self.body
     }
@@ -237,6 +278,14 @@ impl UnauthenticatedRequest {
             body: form.finish(),
             owned,
         })
+    }
+
+    /// Replaces the `Accept` header (`application/json` by default), for an
+    /// endpoint asked to answer in another media type.
+    pub(crate) fn accept(mut self, media_type: &'static str) -> Self {
+        self.headers
+            .insert(ACCEPT, HeaderValue::from_static(media_type));
+        self
     }
 
     /// Adds the per-request options' parameters and headers, refusing those

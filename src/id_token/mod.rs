@@ -63,11 +63,20 @@ pub(crate) struct IdTokenExpectations {
 }
 
 impl IdTokenExpectations {
-    /// An optional ID Token from a flow without a nonce (device, CIBA).
+    /// An optional ID Token from a flow without a nonce (the device flow).
     pub(crate) fn without_nonce() -> Self {
         IdTokenExpectations {
             skip_nonce_check: true,
             ..Default::default()
+        }
+    }
+
+    /// A required ID Token from a flow without a nonce (CIBA Core §10.1.1:
+    /// the token response of a successful authentication has one).
+    pub(crate) fn required_without_nonce() -> Self {
+        IdTokenExpectations {
+            required: true,
+            ..Self::without_nonce()
         }
     }
 
@@ -133,7 +142,7 @@ pub(crate) async fn validate_returned(
     let Some(id_token) = token.id_token() else {
         if expected.required {
             return Err(Error::invalid_response(
-                "the token response has no id_token, though the authorization request was an OpenID Connect one",
+                "the token response has no id_token, though the request was an OpenID Connect one",
             ));
         }
         return Ok(None);

@@ -172,6 +172,7 @@ pub(super) fn authorize(state: &ServerState, query: &[(String, String)]) -> Resp
     let Some(client) = state.client(client_id) else {
         return bad_request("invalid_client", &format!("unknown client {client_id:?}"));
     };
+    let client = &client;
     let pushed;
     let from_object;
     let params = match (first(query, "request_uri"), first(query, "request")) {

@@ -34,6 +34,8 @@ pub struct MockClient {
     request_object_key: Option<Jwk>,
     /// The registered `authorization_signed_response_alg` (JARM §3).
     pub(super) authorization_signed_response_alg: Option<JwsAlgorithm>,
+    /// The registered `introspection_signed_response_alg` (RFC 9701 §6).
+    pub(super) introspection_signed_response_alg: Option<JwsAlgorithm>,
     /// The registered `response_types` (OIDC Dynamic Client Registration
     /// §2), as given.
     response_types: Vec<String>,
@@ -67,6 +69,10 @@ impl std::fmt::Debug for MockClient {
             .field(
                 "authorization_signed_response_alg",
                 &self.authorization_signed_response_alg,
+            )
+            .field(
+                "introspection_signed_response_alg",
+                &self.introspection_signed_response_alg,
             )
             .field("response_types", &self.response_types)
             .field("reusable_assertions", &self.reusable_assertions)
@@ -208,6 +214,21 @@ impl MockClient {
         self
     }
 
+    /// Registers `introspection_signed_response_alg` (RFC 9701 §6): the
+    /// introspection endpoint answers this client, when its request accepts
+    /// `application/token-introspection+jwt`, with a JWT signed with the
+    /// server's key (header `typ: token-introspection+jwt`; claims `iss`,
+    /// `aud` (the client), `iat` and `token_introspection`, the JSON
+    /// answer), else with JSON. As for
+    /// [`authorization_signed_response_alg`](Self::authorization_signed_response_alg),
+    /// this must be the server's
+    /// [`signing_alg`](super::MockServerBuilder::signing_alg).
+    #[must_use]
+    pub fn introspection_signed_response_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.introspection_signed_response_alg = Some(alg);
+        self
+    }
+
     /// Registers the `response_types` the client may use at the
     /// authorization endpoint (OpenID Connect Dynamic Client Registration
     /// 1.0 §2): among `"code"` (the code flow), `"code id_token"` (the
@@ -245,6 +266,7 @@ impl MockClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             require_par: false,
+            introspection_signed_response_alg: None,
             request_object_key: None,
             authorization_signed_response_alg: None,
             response_types: vec!["code".to_owned()],
@@ -287,11 +309,11 @@ impl MockClient {
 
 /// Verifies client authentication as a real server would; the error string
 /// says why it failed.
-pub(super) fn authenticate<'s>(
-    state: &'s ServerState,
+pub(super) fn authenticate(
+    state: &ServerState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<&'s MockClient, String> {
+) -> Result<MockClient, String> {
     let param = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
@@ -311,12 +333,15 @@ pub(super) fn authenticate<'s>(
     // client registered as one of a server that does not decode them.
     let client = state
         .clients
+        .read()
+        .expect("lock")
         .iter()
         .find(|c| match (&c.method, &basic) {
             (MockAuth::BasicRaw(_), Some((raw_id, _))) => c.client_id == *raw_id,
             (_, Some((raw_id, _))) => c.client_id == form_decode(raw_id),
             _ => c.client_id == client_id,
         })
+        .cloned()
         .ok_or_else(|| format!("unknown client {client_id:?}"))?;
     let used = match (&basic, param("client_secret"), param("client_assertion")) {
         (Some(_), None, None) => "client_secret_basic",
@@ -342,7 +367,7 @@ pub(super) fn authenticate<'s>(
                 return Err("wrong client_assertion_type".into());
             }
             let assertion = param("client_assertion").unwrap_or_default();
-            verify_assertion(state, client, assertion)?;
+            verify_assertion(state, &client, assertion)?;
         }
         (MockAuth::None, "none") => {}
         _ => {

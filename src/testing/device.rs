@@ -11,8 +11,11 @@ use serde_json::json;
 use url::Url;
 
 use super::authorize::first;
-use super::client::{authenticate, MockClient};
-use super::token::{invalid_client, oauth_error};
+use super::client::MockClient;
+use super::polling::{
+    self, authenticate_client, check_scope, no_store_json, Decision, PollRules, PolledRequest,
+};
+use super::token::oauth_error;
 use super::{Fault, MockAuthorizationServer, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
@@ -24,31 +27,17 @@ pub(super) const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-typ
 /// §6.1).
 const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 
-/// What the user did with a device authorization request.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Pending,
-    /// Approved at this time (seconds since the epoch): the `auth_time`.
-    Approved(u64),
-    Denied,
-}
+/// A device authorization request whose device code is not yet redeemed;
+/// its details are the user code, `XXXX-XXXX`.
+pub(super) type DeviceAuthorization = PolledRequest<String>;
 
-/// A device authorization request whose device code is not yet redeemed.
-pub(super) struct DeviceAuthorization {
-    client_id: String,
-    /// The scope asked for (space-separated, possibly empty).
-    scope: String,
-    /// The user code, `XXXX-XXXX`.
-    user_code: String,
-    expires_at: u64,
-    /// The minimum seconds between polls; grows by 5 with every
-    /// `slow_down` (RFC 8628 §3.5).
-    interval: u64,
-    /// When the client last polled (server clock).
-    last_poll: Option<u64>,
-    decision: Decision,
-    /// The order of issue, for [`MockAuthorizationServer::pending_device_codes`].
-    seq: u64,
+/// How device codes are polled (RFC 8628 §3.5).
+fn poll_rules(state: &ServerState) -> PollRules {
+    PollRules {
+        param: "device_code",
+        spec: "RFC 8628 §3.5",
+        enforce_slow_down: state.enforce_device_slow_down,
+    }
 }
 
 /// The user code as typed: upper case, without dashes or spaces (RFC 8628
@@ -92,38 +81,17 @@ pub(super) fn device_authorization(
     let bad_request = |error: &str, why: &str| oauth_error(StatusCode::BAD_REQUEST, error, why);
     // §3.1: `client_id` is required unless the client authenticates, and
     // may accompany Basic credentials.
-    let without_client_id: Vec<(String, String)>;
-    let auth_form = if headers.contains_key(header::AUTHORIZATION) {
-        without_client_id = form
-            .iter()
-            .filter(|(k, _)| k != "client_id")
-            .cloned()
-            .collect();
-        &without_client_id
-    } else {
-        form
-    };
-    let client = match authenticate(state, headers, auth_form) {
+    let client = match authenticate_client(state, headers, form) {
         Ok(c) => c,
-        Err(reason) => return invalid_client(&reason),
+        Err(response) => return *response,
     };
-    if first(form, "client_id").is_some_and(|id| id != client.client_id) {
-        return bad_request(
-            "invalid_request",
-            "client_id is not the authenticated client",
-        );
-    }
+    let client = &client;
     if form.iter().filter(|(k, _)| k == "scope").count() > 1 {
         return bad_request("invalid_request", "scope repeated");
     }
     let scope = first(form, "scope").unwrap_or_default().trim().to_owned();
-    if let Some(allowed) = &client.scopes {
-        if let Some(bad) = scope
-            .split(' ')
-            .find(|s| !s.is_empty() && !allowed.iter().any(|a| a == s))
-        {
-            return bad_request("invalid_scope", &format!("scope {bad} is not allowed"));
-        }
+    if let Err(response) = check_scope(client, &scope) {
+        return *response;
     }
     let server_error = |e: &dyn std::fmt::Display| {
         oauth_error(
@@ -143,22 +111,23 @@ pub(super) fn device_authorization(
             Ok(c) => c,
             Err(e) => return server_error(&e),
         };
-        if !devices.values().any(|d| d.user_code == code) {
+        if !devices.values().any(|d| d.details == code) {
             break code;
         }
     };
-    let seq = state.device_seq.fetch_add(1, Ordering::SeqCst) as u64;
+    let seq = state.polled_seq.fetch_add(1, Ordering::SeqCst) as u64;
     devices.insert(
         device_code.clone(),
         DeviceAuthorization {
             client_id: client.client_id.clone(),
             scope,
-            user_code: user_code.clone(),
+            subject: state.user.subject.clone(),
             expires_at: state.now() + state.device_code_lifetime,
             interval: state.device_poll_interval,
             last_poll: None,
             decision: Decision::Pending,
             seq,
+            details: user_code.clone(),
         },
     );
     drop(devices);
@@ -175,11 +144,7 @@ pub(super) fn device_authorization(
         "expires_in": state.device_code_lifetime,
         "interval": state.device_poll_interval,
     });
-    let mut response = axum::Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    no_store_json(body)
 }
 
 /// The device code of a token request (RFC 8628 §3.4, §3.5): the user's
@@ -192,82 +157,18 @@ pub(super) fn redeem(
     client: &MockClient,
     form: &[(String, String)],
 ) -> Result<Arc<UserGrant>, (&'static str, String)> {
-    let Some(device_code) = first(form, "device_code") else {
-        return Err(("invalid_request", "device_code missing".into()));
-    };
-    let now = state.now();
-    let mut devices = state.device_codes.lock().expect("lock");
-    let Some(device) = devices.get_mut(device_code) else {
-        return Err((
-            "invalid_grant",
-            "unknown device_code, or redeemed already".into(),
-        ));
-    };
-    if device.client_id != client.client_id {
-        return Err((
-            "invalid_grant",
-            "the device_code was issued to another client".into(),
-        ));
-    }
-    if now >= device.expires_at {
-        devices.remove(device_code);
-        return Err((
-            "expired_token",
-            "the device_code expired (RFC 8628 §3.5)".into(),
-        ));
-    }
-    let too_soon = device
-        .last_poll
-        .is_some_and(|last| now.saturating_sub(last) < device.interval);
-    device.last_poll = Some(now);
-    if too_soon && state.enforce_device_slow_down {
-        device.interval += 5;
-        return Err((
-            "slow_down",
-            format!(
-                "polling too fast: wait {} seconds between requests (RFC 8628 §3.5)",
-                device.interval
-            ),
-        ));
-    }
-    match device.decision {
-        Decision::Pending => Err((
-            "authorization_pending",
-            "the user has not yet decided (RFC 8628 §3.5)".into(),
-        )),
-        Decision::Denied => {
-            devices.remove(device_code);
-            Err(("access_denied", "the user denied the request".into()))
-        }
-        Decision::Approved(approved_at) => {
-            let device = devices.remove(device_code).expect("present");
-            Ok(Arc::new(UserGrant {
-                client_id: device.client_id,
-                subject: state.user.subject.clone(),
-                scope: device.scope,
-                auth_time: state.user.auth_time.unwrap_or(approved_at),
-            }))
-        }
-    }
+    polling::redeem(state, &state.device_codes, client, form, &poll_rules(state))
 }
 
 /// Decides the pending, unexpired request of `user_code`.
 fn decide(state: &ServerState, user_code: &str, decision: Decision) -> bool {
     let wanted = normalize_user_code(user_code);
-    let now = state.now();
-    let mut devices = state.device_codes.lock().expect("lock");
-    let found = devices.values_mut().find(|d| {
-        normalize_user_code(&d.user_code) == wanted
-            && d.decision == Decision::Pending
-            && now < d.expires_at
-    });
-    match found {
-        Some(d) => {
-            d.decision = decision;
-            true
-        }
-        None => false,
-    }
+    polling::decide(
+        state,
+        &state.device_codes,
+        |_, d| normalize_user_code(&d.details) == wanted,
+        decision,
+    )
 }
 
 /// The device authorization endpoint and the user's side of the Device
@@ -344,14 +245,9 @@ impl MockAuthorizationServer {
     /// awaiting the user's decision, unexpired, oldest first (RFC 8628
     /// §3.3).
     pub fn pending_device_codes(&self) -> Vec<String> {
-        let now = self.state.now();
-        let devices = self.state.device_codes.lock().expect("lock");
-        let mut pending: Vec<&DeviceAuthorization> = devices
-            .values()
-            .filter(|d| d.decision == Decision::Pending && now < d.expires_at)
-            .collect();
-        pending.sort_by_key(|d| d.seq);
-        pending.into_iter().map(|d| d.user_code.clone()).collect()
+        polling::pending(&self.state, &self.state.device_codes, |_, d| {
+            d.details.clone()
+        })
     }
 }
 

@@ -145,7 +145,7 @@ pub(super) fn issue(
             claims.insert("azp".into(), grant.client_id.clone().into());
         }
     }
-    sign_spoiled(&key, claims, fault.as_ref())
+    sign_spoiled(&key, Some("JWT"), claims, fault.as_ref())
 }
 
 /// Sets each member of `changes` as a claim, a `null` removing it.
@@ -159,32 +159,33 @@ pub(super) fn change_claims(claims: &mut Map<String, Value>, changes: Map<String
     }
 }
 
-/// Signs `claims` with `key` as a JWT (header `alg`, `kid`, `typ: "JWT"`),
-/// spoiled as `fault` says: the server's JWTs (ID Tokens, JARM responses)
-/// share this. [`IdTokenFault::Claims`] signs normally (the caller changed
+/// Signs `claims` with `key` as a JWT (header `alg`, `kid`, `typ` if
+/// given), spoiled as `fault` says: the server's JWTs (ID Tokens, JARM and
+/// introspection responses) share this. [`IdTokenFault::Claims`] signs normally (the caller changed
 /// the claims).
 pub(super) fn sign_spoiled(
     key: &PrivateKey,
+    typ: Option<&str>,
     claims: Map<String, Value>,
     fault: Option<&IdTokenFault>,
 ) -> crate::Result<String> {
     match fault {
-        None | Some(IdTokenFault::Claims(_)) => key.sign_jwt(Some("JWT"), &[], claims),
+        None | Some(IdTokenFault::Claims(_)) => key.sign_jwt(typ, &[], claims),
         Some(IdTokenFault::AlgNone) => {
-            let header = json!({"alg": "none", "typ": "JWT"});
+            let header = json!({"alg": "none", "typ": typ});
             Ok(format!(
                 "{}.{}.",
                 b64url(header.to_string().as_bytes()),
                 b64url(Value::Object(claims).to_string().as_bytes())
             ))
         }
-        Some(IdTokenFault::HmacWithPublicKey) => hmac_with_public_key(key, claims),
+        Some(IdTokenFault::HmacWithPublicKey) => hmac_with_public_key(key, typ, claims),
         Some(IdTokenFault::UnknownKid) => {
             let stranger = PrivateKey::generate(key.algorithm())?
                 .with_kid(format!("unknown-{}", random_b64url(9)?));
-            stranger.sign_jwt(Some("JWT"), &[], claims)
+            stranger.sign_jwt(typ, &[], claims)
         }
-        Some(IdTokenFault::Crit) => key.sign_jwt(Some("JWT"), &[("crit", json!(["exp"]))], claims),
+        Some(IdTokenFault::Crit) => key.sign_jwt(typ, &[("crit", json!(["exp"]))], claims),
         Some(IdTokenFault::Encrypted) => {
             let header = json!({
                 "alg": "RSA-OAEP-256",
@@ -202,7 +203,7 @@ pub(super) fn sign_spoiled(
             ))
         }
         Some(IdTokenFault::Signature) => {
-            let jwt = key.sign_jwt(Some("JWT"), &[], claims)?;
+            let jwt = key.sign_jwt(typ, &[], claims)?;
             let (input, signature) = jwt.rsplit_once('.').expect("a compact JWS");
             let mut bytes = URL_SAFE_NO_PAD
                 .decode(signature)
@@ -216,9 +217,13 @@ pub(super) fn sign_spoiled(
 }
 
 /// `claims` MACed with HS256, the secret being `key`'s JWK Set member.
-fn hmac_with_public_key(key: &PrivateKey, claims: Map<String, Value>) -> crate::Result<String> {
+fn hmac_with_public_key(
+    key: &PrivateKey,
+    typ: Option<&str>,
+    claims: Map<String, Value>,
+) -> crate::Result<String> {
     let secret = Value::Object(jwks_entry(key)).to_string();
-    let header = json!({"alg": "HS256", "typ": "JWT", "kid": key.kid()});
+    let header = json!({"alg": "HS256", "typ": typ, "kid": key.kid()});
     let input = format!(
         "{}.{}",
         b64url(header.to_string().as_bytes()),

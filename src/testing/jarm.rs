@@ -91,5 +91,5 @@ pub(super) fn response_jwt(
         Some(AuthorizationResponseFault::JarmSignature) => Some(IdTokenFault::Signature),
         _ => None,
     };
-    sign_spoiled(&key, claims, how.as_ref())
+    sign_spoiled(&key, Some("JWT"), claims, how.as_ref())
 }

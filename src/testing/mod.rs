@@ -27,10 +27,27 @@
 //!   the test [approves](MockAuthorizationServer::approve_device) or
 //!   [denies](MockAuthorizationServer::deny_device) them; see the table
 //!   below.
+//! - Client-Initiated Backchannel Authentication in poll mode (CIBA Core
+//!   1.0): requests at `{issuer}/backchannel_authentication` for the user a
+//!   hint names, polled at the token endpoint until the test, playing the
+//!   user's authentication device,
+//!   [approves](MockAuthorizationServer::approve_backchannel) or
+//!   [denies](MockAuthorizationServer::deny_backchannel) them; see the
+//!   table below.
+//! - Dynamic client registration (RFC 7591) at `{issuer}/register` and its
+//!   management (RFC 7592) at `{issuer}/register/{client_id}`, open or
+//!   behind an [initial access token](MockServerBuilder::initial_access_token);
+//!   registered clients use every other endpoint at once; see the table
+//!   below.
 //! - Introspection (RFC 7662), revocation (RFC 7009), and a protected
 //!   resource ([`resource_url`](MockAuthorizationServer::resource_url)).
+//! - Introspection (RFC 7662; signed answers, RFC 9701, for
+//!   [clients that register them](MockClient::introspection_signed_response_alg)),
+//!   revocation (RFC 7009), and a protected resource
+//!   ([`resource_url`](MockAuthorizationServer::resource_url)) with its
+//!   metadata (RFC 9728); see the table below.
 //! - One-shot [`Fault`]s for the discovery, token, PAR, introspection and
-//!   revocation, JWK Set and userinfo endpoints.
+//!   revocation, JWK Set, userinfo and registration endpoints.
 //!
 //! # OpenID Connect, without a browser
 //!
@@ -41,8 +58,15 @@
 //! | `POST {issuer}/token`, `grant_type=authorization_code` | Redeems a code: the client authenticated, the `redirect_uri` of the request, the `code_verifier` of the challenge, and, for a code bound to a DPoP key (a `dpop_jkt` parameter, or a proof at the PAR endpoint), a proof of that key (RFC 9449 §10; else `invalid_grant`). Returns an ID Token when the scope has `openid`, and a refresh token with `offline_access` (or [`issue_refresh_tokens`](MockServerBuilder::issue_refresh_tokens)); refreshing returns a new ID Token for the same user. |
 //! | `POST {issuer}/device_authorization` | A device authorization request (RFC 8628 §3.1): the client authenticated as at the token endpoint (a public client with `client_id` alone), an optional `scope` (within the client's, else `invalid_scope`). Answers `device_code`, `user_code` (eight letters of `BCDFGHJKLMNPQRSTVWXZ`, `XXXX-XXXX`, §6.1), `verification_uri` (`{issuer}/device`, a `GET` shows a form), `verification_uri_complete` (with `?user_code=…`), `expires_in` ([`device_code_lifetime`](MockServerBuilder::device_code_lifetime), 600) and `interval` ([`device_poll_interval`](MockServerBuilder::device_poll_interval), 5), §3.2. |
 //! | `POST {issuer}/token`, `grant_type=urn:ietf:params:oauth:grant-type:device_code` | Polls a `device_code` of the same client (RFC 8628 §3.4, §3.5): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_device) or [denies](MockAuthorizationServer::deny_device) it (`access_denied`); `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_device_slow_down). Once approved, the tokens as for a code: an ID Token when the scope has `openid`, a refresh token with `offline_access`. A code is redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_device_poll_responses). |
+//! | `POST {issuer}/backchannel_authentication` | A backchannel authentication request (CIBA Core §7.1): the client authenticated as at the token endpoint; `scope` with `openid` (within the client's, else `invalid_scope`); exactly one of `login_hint` (taken as the user's `sub`), `id_token_hint` (an ID Token of this server for this client) and `login_hint_token` (a JWT signed with the server's [signing key](MockAuthorizationServer::signing_key), its `sub` the user; `expired_login_hint_token` past its `exp`), else `invalid_request`; an optional `binding_message` (1 to 20 characters, else `invalid_binding_message`) and `requested_expiry`; no `user_code` (`backchannel_user_code_parameter_supported: false`). Answers `auth_req_id`, `expires_in` ([`backchannel_request_lifetime`](MockServerBuilder::backchannel_request_lifetime), 600, or the `requested_expiry`) and `interval` ([`backchannel_poll_interval`](MockServerBuilder::backchannel_poll_interval), 5), §7.3. Discovery says `backchannel_token_delivery_modes_supported: ["poll"]`. |
+//! | `POST {issuer}/token`, `grant_type=urn:openid:params:grant-type:ciba` | Polls an `auth_req_id` of the same client (CIBA Core §10.1, §11): `authorization_pending` until the test [approves](MockAuthorizationServer::approve_backchannel) or [denies](MockAuthorizationServer::deny_backchannel) it (`access_denied`), by `auth_req_id` or by user; `expired_token` after `expires_in` by the server's clock; `slow_down` (the interval growing by 5 s) for polls sooner than the interval, when [enforced](MockServerBuilder::enforce_backchannel_slow_down). Once approved, the tokens and an ID Token (§10.1.1) whose `sub` is the hinted user; a refresh token with `offline_access`. Redeemed once (then `invalid_grant`). Polls can be [scripted](MockAuthorizationServer::next_backchannel_poll_responses); [`pending_backchannel_requests`](MockAuthorizationServer::pending_backchannel_requests) shows what the authentication device would (the `binding_message`). |
+//! | `POST {issuer}/register` | Dynamic client registration (RFC 7591 §3): the [initial access token](MockServerBuilder::initial_access_token) as `Authorization: Bearer` when one is set (else 401 `invalid_token` with a `Bearer` challenge); a JSON object of client metadata, checked (§3.2.2): `redirect_uris` `https:` or loopback `http:` without a fragment (`invalid_redirect_uri`), a `token_endpoint_auth_method` among `client_secret_basic` (the default), `client_secret_post`, `client_secret_jwt`, `private_key_jwt` (with a key in `jwks`) and `none`, the lists lists of strings (`invalid_client_metadata`), no `software_statement` (`unapproved_software_statement`). Answers `201` with the metadata, `client_id` (`dyn-…`), `client_id_issued_at`, a `client_secret` with `client_secret_expires_at: 0` for the secret methods, `registration_access_token` and `registration_client_uri`. The client is then known everywhere, its `scope`, `redirect_uris`, `post_logout_redirect_uris` and `response_types` enforced as a [`MockClient`]'s. |
+//! | `GET`/`PUT`/`DELETE {issuer}/register/{client_id}` | Client management (RFC 7592 §2) with the registration access token as `Authorization: Bearer` (else 401 `invalid_token`). `GET`: `200` with the registration as above. `PUT`: the full metadata, checked as at registration, with the client's `client_id`, a `client_secret` only if it is the client's, and none of `registration_access_token`, `registration_client_uri`, `client_secret_expires_at`, `client_id_issued_at` (else 400 `invalid_request`); replaces the registration (the secret kept while the method needs one) and answers `200`, with a new registration access token unless [not rotated](MockServerBuilder::rotate_registration_access_tokens). `DELETE`: `204`; the client and its token stop working. Responses can be [tampered with](MockAuthorizationServer::tamper_next_registration_response) or [replaced](MockAuthorizationServer::fail_next_registration_request). |
 //! | `GET {issuer}/jwks` | The public signing keys (RFC 7517): the current one and those kept after a [rotation](MockAuthorizationServer::rotate_signing_key). |
 //! | `GET`/`POST {issuer}/userinfo` | The user's claims for an access token with `openid` (OIDC Core §5.3), as JSON or [signed](MockServerBuilder::userinfo_signed_response). |
+//! | `POST {issuer}/introspect` | Introspection (RFC 7662) for an authenticated client: `active`, and for an issued token its `client_id`, `token_type`, `scope`, `iss`, `aud` (`urn:mock:api`), `iat`, `cnf` (DPoP) and `sub` (sign-in). As JSON, or — for a client that registered [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg), when the request accepts `application/token-introspection+jwt` — as a JWT of that type (RFC 9701 §5: header `typ: token-introspection+jwt`, claims `iss`, `aud` the client, `iat`, `token_introspection` the JSON answer), signed with the current key and [spoiled](MockAuthorizationServer::tamper_next_introspection_response) on demand ([`IntrospectionFault`]). |
+//! | `GET`/`POST {issuer}/resource` | A protected resource: the server's access tokens as `Bearer`, or as `DPoP` with a proof of the bound key. Without a token, a 401 `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1, no error code, RFC 6750 §3.1); a bad token, a 401 with `error` and `resource_metadata` too. |
+//! | `GET /.well-known/oauth-protected-resource{issuer path}/resource` | The resource's metadata (RFC 9728 §3, [`resource_metadata_url`](MockAuthorizationServer::resource_metadata_url)): `resource` (`{issuer}/resource`), `authorization_servers` (the issuer), `scopes_supported` (`read`, `write`), `bearer_methods_supported` (`header`), `dpop_signing_alg_values_supported`, `resource_name`; [changed](MockAuthorizationServer::tamper_next_resource_metadata) or [replaced](MockAuthorizationServer::fail_next_resource_metadata) on demand. |
 //! | `GET`/`POST {issuer}/logout` | RP-Initiated Logout 1.0: checks `id_token_hint` and `post_logout_redirect_uri`, records the logout, redirects with `state` or shows a page. |
 //!
 //! Request objects (JAR, RFC 9101) are verified with the client's key
@@ -238,16 +262,20 @@
 //! ```
 
 mod authorize;
+mod ciba;
 mod client;
 mod device;
 mod dpop;
 mod fault;
 mod id_token;
+mod introspection;
 mod jar;
 mod jarm;
 mod keys;
 mod logout;
 mod par;
+mod polling;
+mod registration;
 mod resource;
 mod response_type;
 mod token;
@@ -256,7 +284,7 @@ mod userinfo;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -267,9 +295,11 @@ use tokio::sync::oneshot;
 use url::{form_urlencoded, Url};
 
 pub use authorize::AuthorizationResponseFault;
+pub use ciba::PendingBackchannelRequest;
 pub use client::MockClient;
 pub use fault::Fault;
 pub use id_token::IdTokenFault;
+pub use introspection::IntrospectionFault;
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::metadata::ServerMetadata;
@@ -352,6 +382,11 @@ pub struct MockServerBuilder {
     device_code_lifetime: u64,
     device_poll_interval: u64,
     enforce_device_slow_down: bool,
+    backchannel_lifetime: u64,
+    backchannel_interval: u64,
+    enforce_backchannel_slow_down: bool,
+    initial_access_token: Option<String>,
+    rotate_registration_access_tokens: bool,
 }
 
 impl MockServerBuilder {
@@ -524,6 +559,50 @@ impl MockServerBuilder {
         self
     }
 
+    /// The `expires_in` of backchannel authentication requests, in seconds
+    /// (default 600; CIBA Core §7.3) when the request has no
+    /// `requested_expiry`: by the server's [clock](Self::clock), a poll
+    /// after that gets `expired_token` (§11).
+    pub fn backchannel_request_lifetime(mut self, seconds: u64) -> Self {
+        self.backchannel_lifetime = seconds;
+        self
+    }
+
+    /// The `interval` the backchannel authentication endpoint announces,
+    /// the minimum seconds between polls of the token endpoint (default 5;
+    /// CIBA Core §7.3).
+    pub fn backchannel_poll_interval(mut self, seconds: u64) -> Self {
+        self.backchannel_interval = seconds;
+        self
+    }
+
+    /// Answers `slow_down` to a CIBA poll that comes sooner than the
+    /// interval after the previous one, by the server's [clock](Self::clock),
+    /// and adds 5 seconds to that request's interval (CIBA Core §11).
+    /// Default false, for the reason given at
+    /// [`enforce_device_slow_down`](Self::enforce_device_slow_down).
+    pub fn enforce_backchannel_slow_down(mut self, enforce: bool) -> Self {
+        self.enforce_backchannel_slow_down = enforce;
+        self
+    }
+
+    /// Requires this initial access token (RFC 7591 §3), as
+    /// `Authorization: Bearer`, at the registration endpoint: without it, or
+    /// with another, a registration gets 401 `invalid_token`. Default: open
+    /// registration.
+    pub fn initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+
+    /// Replaces a client's registration access token with each update of
+    /// its registration (RFC 7592 §3 allows it; oidc-provider does it by
+    /// default). Default: true.
+    pub fn rotate_registration_access_tokens(mut self, rotate: bool) -> Self {
+        self.rotate_registration_access_tokens = rotate;
+        self
+    }
+
     /// Generates the signing key, binds 127.0.0.1 on a free port and starts
     /// serving on the current Tokio runtime.
     ///
@@ -531,23 +610,30 @@ impl MockServerBuilder {
     /// `InvalidInput` if the [`signing_alg`](Self::signing_alg) is an HMAC
     /// algorithm, or a client registered an
     /// [`authorization_signed_response_alg`](MockClient::authorization_signed_response_alg)
+    /// or an [`introspection_signed_response_alg`](MockClient::introspection_signed_response_alg)
     /// other than it; an I/O error if no port can be bound.
     pub async fn start(self) -> std::io::Result<MockAuthorizationServer> {
         let signing = keys::SigningKeys::new(self.signing_alg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         for client in &self.clients {
-            match client.authorization_signed_response_alg {
-                Some(alg) if alg != self.signing_alg => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!(
-                        "client {:?} registered authorization_signed_response_alg {alg}, but the \
-                         server signs with {} (its only keys)",
-                            client.client_id, self.signing_alg
-                        ),
-                    ))
+            let registered = [
+                ("authorization", client.authorization_signed_response_alg),
+                ("introspection", client.introspection_signed_response_alg),
+            ];
+            for (what, alg) in registered {
+                match alg {
+                    Some(alg) if alg != self.signing_alg => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!(
+                                "client {:?} registered {what}_signed_response_alg {alg}, but the \
+                                 server signs with {} (its only keys)",
+                                client.client_id, self.signing_alg
+                            ),
+                        ))
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -558,7 +644,7 @@ impl MockServerBuilder {
             issuer: issuer.clone(),
             issuer_path: path,
             advertised_issuer: self.advertised_issuer,
-            clients: self.clients,
+            clients: RwLock::new(self.clients),
             token_lifetime: self.token_lifetime,
             token_type: self.token_type,
             clock: self.clock,
@@ -600,10 +686,25 @@ impl MockServerBuilder {
             device_poll_interval: self.device_poll_interval,
             enforce_device_slow_down: self.enforce_device_slow_down,
             device_codes: Mutex::new(HashMap::new()),
-            device_seq: AtomicUsize::new(0),
+            polled_seq: AtomicUsize::new(0),
             device_requests: AtomicUsize::new(0),
             device_faults: Mutex::new(VecDeque::new()),
             device_poll_faults: Mutex::new(VecDeque::new()),
+            backchannel_lifetime: self.backchannel_lifetime,
+            backchannel_interval: self.backchannel_interval,
+            enforce_backchannel_slow_down: self.enforce_backchannel_slow_down,
+            backchannel_requests: Mutex::new(HashMap::new()),
+            backchannel_request_count: AtomicUsize::new(0),
+            backchannel_faults: Mutex::new(VecDeque::new()),
+            backchannel_poll_faults: Mutex::new(VecDeque::new()),
+            initial_access_token: self.initial_access_token,
+            rotate_registration_access_tokens: self.rotate_registration_access_tokens,
+            registrations: Mutex::new(HashMap::new()),
+            registration_faults: Mutex::new(VecDeque::new()),
+            registration_tampers: Mutex::new(VecDeque::new()),
+            resource_metadata_changes: Mutex::new(VecDeque::new()),
+            resource_metadata_faults: Mutex::new(VecDeque::new()),
+            introspection_faults: Mutex::new(VecDeque::new()),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -671,6 +772,11 @@ impl MockAuthorizationServer {
             device_code_lifetime: 600,
             device_poll_interval: 5,
             enforce_device_slow_down: false,
+            backchannel_lifetime: 600,
+            backchannel_interval: 5,
+            enforce_backchannel_slow_down: false,
+            initial_access_token: None,
+            rotate_registration_access_tokens: true,
         }
     }
 
@@ -770,6 +876,54 @@ impl MockAuthorizationServer {
             .push_back(fault);
     }
 
+    /// The registration endpoint (RFC 7591), `{issuer}/register`.
+    pub fn registration_endpoint(&self) -> Url {
+        self.endpoint("register")
+    }
+
+    /// Answers the next request to the registration endpoint or a client
+    /// configuration endpoint with `fault` instead of normally.
+    pub fn fail_next_registration_request(&self, fault: Fault) {
+        self.state
+            .registration_faults
+            .lock()
+            .expect("lock")
+            .push_back(fault);
+    }
+
+    /// Changes the next successful registration, read or update response:
+    /// each member of `patch` (a JSON object) replaces the response's, and
+    /// `null` removes it — e.g. `json!({"client_id": null})` for a response
+    /// without a `client_id`, or `json!({"client_secret_expires_at": "never"})`.
+    ///
+    /// # Panics
+    /// If `patch` is not a JSON object.
+    pub fn tamper_next_registration_response(&self, patch: Value) {
+        let Value::Object(patch) = patch else {
+            panic!("the patch must be a JSON object");
+        };
+        self.state
+            .registration_tampers
+            .lock()
+            .expect("lock")
+            .push_back(patch);
+    }
+
+    /// The client ids registered at the registration endpoint and not
+    /// deleted.
+    pub fn registered_client_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .state
+            .registrations
+            .lock()
+            .expect("lock")
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Answers the next discovery request with `fault` instead of normally.
     pub fn fail_next_discovery(&self, fault: Fault) {
         self.state
@@ -784,7 +938,8 @@ struct ServerState {
     issuer: String,
     issuer_path: String,
     advertised_issuer: Option<String>,
-    clients: Vec<MockClient>,
+    /// The clients given to the builder, and those registered since.
+    clients: RwLock<Vec<MockClient>>,
     token_lifetime: Option<u64>,
     token_type: String,
     clock: Arc<dyn Clock>,
@@ -836,12 +991,40 @@ struct ServerState {
     enforce_device_slow_down: bool,
     /// Device authorization requests not yet redeemed, by device code.
     device_codes: Mutex<HashMap<String, device::DeviceAuthorization>>,
-    /// The order of device authorization requests.
-    device_seq: AtomicUsize,
+    /// The order of device authorization and backchannel authentication
+    /// requests.
+    polled_seq: AtomicUsize,
     device_requests: AtomicUsize,
     device_faults: Mutex<VecDeque<Fault>>,
     /// Faults for the next device code polls of the token endpoint.
     device_poll_faults: Mutex<VecDeque<Fault>>,
+    /// The `expires_in` of backchannel authentication requests (CIBA Core
+    /// §7.3).
+    backchannel_lifetime: u64,
+    /// The `interval` announced with them (CIBA Core §7.3).
+    backchannel_interval: u64,
+    /// Answer `slow_down` to polls sooner than the interval (CIBA Core §11).
+    enforce_backchannel_slow_down: bool,
+    /// Backchannel authentication requests not yet redeemed, by
+    /// `auth_req_id`.
+    backchannel_requests: Mutex<HashMap<String, ciba::BackchannelRequest>>,
+    backchannel_request_count: AtomicUsize,
+    backchannel_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next CIBA polls of the token endpoint.
+    backchannel_poll_faults: Mutex<VecDeque<Fault>>,
+    /// The initial access token registration requires, if any.
+    initial_access_token: Option<String>,
+    rotate_registration_access_tokens: bool,
+    /// Clients registered at the registration endpoint, by client id.
+    registrations: Mutex<HashMap<String, registration::Registered>>,
+    registration_faults: Mutex<VecDeque<Fault>>,
+    /// Patches for the next client information responses.
+    registration_tampers: Mutex<VecDeque<Map<String, Value>>>,
+    /// Changes for the next resource metadata documents (RFC 9728).
+    resource_metadata_changes: Mutex<VecDeque<Map<String, Value>>>,
+    resource_metadata_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the next JWT introspection responses (RFC 9701).
+    introspection_faults: Mutex<VecDeque<IntrospectionFault>>,
 }
 
 /// The user every authorization request signs in as.
@@ -875,6 +1058,8 @@ fn has_scope(scopes: &str, scope: &str) -> bool {
 
 /// An issued access token.
 struct IssuedToken {
+    /// The client it was issued to.
+    client_id: String,
     /// The thumbprint of the DPoP key it is bound to.
     jkt: Option<String>,
     /// When it expires (seconds since the epoch), if it does.
@@ -892,8 +1077,13 @@ impl ServerState {
     }
 
     /// The client registered with this `client_id`.
-    fn client(&self, client_id: &str) -> Option<&MockClient> {
-        self.clients.iter().find(|c| c.client_id == client_id)
+    fn client(&self, client_id: &str) -> Option<MockClient> {
+        self.clients
+            .read()
+            .expect("lock")
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned()
     }
 
     fn metadata(&self) -> Value {
@@ -906,6 +1096,7 @@ impl ServerState {
             crate::TOKEN_EXCHANGE_GRANT_TYPE,
             crate::JWT_BEARER_GRANT_TYPE,
             device::DEVICE_CODE_GRANT_TYPE,
+            ciba::CIBA_GRANT_TYPE,
         ];
         grant_types.extend(self.extension_grants.iter().map(String::as_str));
         json!({
@@ -937,6 +1128,7 @@ impl ServerState {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "userinfo_signing_alg_values_supported": [alg],
+            "introspection_signing_alg_values_supported": [alg],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "claims_parameter_supported": false,
@@ -947,6 +1139,10 @@ impl ServerState {
             "request_uri_parameter_supported": false,
             "pushed_authorization_request_endpoint": format!("{iss}/par"),
             "device_authorization_endpoint": format!("{iss}/device_authorization"),
+            "backchannel_authentication_endpoint": format!("{iss}/backchannel_authentication"),
+            "backchannel_token_delivery_modes_supported": ["poll"],
+            "backchannel_user_code_parameter_supported": false,
+            "registration_endpoint": format!("{iss}/register"),
             "require_pushed_authorization_requests": self.require_par,
             "authorization_signing_alg_values_supported": [alg],
         })
@@ -990,19 +1186,21 @@ async fn handle(
     }
     if method == Method::POST && path == format!("{p}/token") {
         state.token_requests.fetch_add(1, Ordering::SeqCst);
-        let device_poll = form
+        let grant_type = form
             .iter()
-            .any(|(k, v)| k == "grant_type" && v == device::DEVICE_CODE_GRANT_TYPE);
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.as_str());
+        let poll_faults = match grant_type {
+            Some(device::DEVICE_CODE_GRANT_TYPE) => Some(&state.device_poll_faults),
+            Some(ciba::CIBA_GRANT_TYPE) => Some(&state.backchannel_poll_faults),
+            _ => None,
+        };
         let fault = state
             .token_faults
             .lock()
             .expect("lock")
             .pop_front()
-            .or_else(|| {
-                device_poll
-                    .then(|| state.device_poll_faults.lock().expect("lock").pop_front())
-                    .flatten()
-            });
+            .or_else(|| poll_faults.and_then(|f| f.lock().expect("lock").pop_front()));
         let normal = || {
             let mut response = token::token(&state, &headers, &form);
             state.add_nonce_header(&mut response);
@@ -1034,6 +1232,23 @@ async fn handle(
         let normal = || device::device_authorization(&state, &headers, &form);
         return respond(fault, normal).await;
     }
+    if method == Method::POST && path == format!("{p}/backchannel_authentication") {
+        state
+            .backchannel_request_count
+            .fetch_add(1, Ordering::SeqCst);
+        let fault = state.backchannel_faults.lock().expect("lock").pop_front();
+        let normal = || ciba::backchannel_authentication(&state, &headers, &form);
+        return respond(fault, normal).await;
+    }
+    if method == Method::POST && path == format!("{p}/register") {
+        let fault = state.registration_faults.lock().expect("lock").pop_front();
+        return respond(fault, || registration::register(&state, &headers, &body)).await;
+    }
+    if let Some(client_id) = path.strip_prefix(&format!("{p}/register/")) {
+        let fault = state.registration_faults.lock().expect("lock").pop_front();
+        let normal = || registration::manage(&state, &method, client_id, &headers, &body);
+        return respond(fault, normal).await;
+    }
     if method == Method::GET && path == format!("{p}/device") {
         return device::verification_page(&query);
     }
@@ -1057,6 +1272,9 @@ async fn handle(
     }
     if get_or_post && path == format!("{p}/logout") {
         return logout::end_session(&state, params, recorded);
+    }
+    if method == Method::GET && path == resource::metadata_url(&state).path() {
+        return resource::metadata(&state).await;
     }
     if path == format!("{p}/resource") {
         let mut response = resource::resource(&state, &method, &headers);

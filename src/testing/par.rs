@@ -67,6 +67,7 @@ pub(super) fn push(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     let jkt = match optional_proof(state, headers, &format!("{}/par", state.issuer)) {
         Ok(jkt) => jkt,
         Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::authenticate;
 use super::dpop::optional_proof;
-use super::{authorize, device, id_token, IssuedToken, ServerState, UserGrant};
+use super::{authorize, ciba, device, id_token, IssuedToken, ServerState, UserGrant};
 use crate::jose::random_b64url;
 
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -34,6 +34,7 @@ pub(super) fn token(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     if form.iter().filter(|(k, _)| k == "grant_type").count() != 1 {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -69,10 +70,15 @@ pub(super) fn token(
             code = Some(redeemed.code);
             grant = Some(redeemed.grant);
         }
-        device::DEVICE_CODE_GRANT_TYPE => {
-            // RFC 8628 §3.5: the pending, slow-down, denied and expired
-            // answers are all 400s.
-            let approved = match device::redeem(state, client, form) {
+        device::DEVICE_CODE_GRANT_TYPE | ciba::CIBA_GRANT_TYPE => {
+            // RFC 8628 §3.5, CIBA Core §11: the pending, slow-down, denied
+            // and expired answers are all 400s.
+            let redeem = if grant_type == ciba::CIBA_GRANT_TYPE {
+                ciba::redeem
+            } else {
+                device::redeem
+            };
+            let approved = match redeem(state, client, form) {
                 Ok(g) => g,
                 Err((error, why)) => return oauth_error(StatusCode::BAD_REQUEST, error, &why),
             };
@@ -212,6 +218,7 @@ pub(super) fn token(
     state.issued.lock().expect("lock").insert(
         access_token.clone(),
         IssuedToken {
+            client_id: client.client_id.clone(),
             jkt,
             expires_at: state.token_lifetime.map(|l| state.now() + l),
             scope: scope.clone(),
@@ -290,6 +297,7 @@ pub(super) fn introspect(
         Ok(c) => c,
         Err(reason) => return invalid_client(&reason),
     };
+    let client = &client;
     let token = form
         .iter()
         .find(|(k, _)| k == "token")
@@ -297,18 +305,20 @@ pub(super) fn introspect(
     let Some(token) = token else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token missing");
     };
-    let known = state
-        .issued
-        .lock()
-        .expect("lock")
-        .get(token)
-        .map(|t| (t.jkt.clone(), t.grant.as_ref().map(|g| g.subject.clone())));
+    let known = state.issued.lock().expect("lock").get(token).map(|t| {
+        (
+            t.client_id.clone(),
+            t.jkt.clone(),
+            t.scope.clone(),
+            t.grant.as_ref().map(|g| g.subject.clone()),
+        )
+    });
     let body = match known {
         None => json!({"active": false}),
-        Some((jkt, subject)) => {
+        Some((client_id, jkt, scope, subject)) => {
             let mut b = json!({
                 "active": true,
-                "client_id": client.client_id,
+                "client_id": client_id,
                 "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                 "iss": state.issuer,
                 "aud": "urn:mock:api",
@@ -317,13 +327,16 @@ pub(super) fn introspect(
             if let Some(jkt) = jkt {
                 b["cnf"] = json!({"jkt": jkt});
             }
+            if let Some(scope) = scope {
+                b["scope"] = scope.into();
+            }
             if let Some(subject) = subject {
                 b["sub"] = subject.into();
             }
             b
         }
     };
-    axum::Json(body).into_response()
+    super::introspection::answer(state, client, headers, body)
 }
 
 /// RFC 7009: authenticated; 200 with an empty body, known token or not.

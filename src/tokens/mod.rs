@@ -14,22 +14,13 @@ use crate::error::{Error, Result};
 use crate::options::Call;
 use crate::transport::EndpointResponse;
 
-/// A call to `endpoint` with `token` and its hint, read by `process`.
+/// A call sending `request` to `endpoint`, read by `process`.
 fn token_call<'a, T: Send + 'a>(
     config: &'a Configuration,
     endpoint: &'static Endpoint,
-    token: &str,
-    token_type_hint: Option<&str>,
+    request: Result<UnauthenticatedRequest>,
     process: fn(&EndpointContext<'_>, &EndpointResponse) -> Result<T>,
 ) -> Call<'a, T> {
-    let no_params = std::iter::empty::<(&str, &str)>();
-    let request = token_request(
-        &config.context(),
-        endpoint,
-        token,
-        token_type_hint,
-        no_params,
-    );
     let span = endpoint::span(config, endpoint, None);
     Call::new(move |options| {
         async move {
@@ -38,6 +29,12 @@ fn token_call<'a, T: Send + 'a>(
         }
         .instrument(span)
     })
+}
+
+/// The caller's parameters of a high-level call: none (more come from the
+/// options).
+fn no_params() -> std::iter::Empty<(&'static str, &'static str)> {
+    std::iter::empty()
 }
 
 /// The request both endpoints take: `token`, then `token_type_hint`, then
@@ -121,15 +118,20 @@ mod tests {
                 200,
                 r#"{"active":true,"scope":"read","aud":"api","cnf":{"jkt":"x"}}"#,
             ),
+            None,
         )
         .unwrap();
         assert!(active.active);
         assert_eq!(active.aud.as_deref(), Some(&["api".to_owned()][..]));
-        let e =
-            process_introspection_response(&ctx, &answer(200, r#"{"active":"yes"}"#)).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
-        let e = process_introspection_response(&ctx, &answer(401, r#"{"error":"invalid_client"}"#))
+        let e = process_introspection_response(&ctx, &answer(200, r#"{"active":"yes"}"#), None)
             .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+        let e = process_introspection_response(
+            &ctx,
+            &answer(401, r#"{"error":"invalid_client"}"#),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.oauth_error().unwrap().error, "invalid_client");
 
         let request =

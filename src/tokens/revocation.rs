@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use super::{token_call, token_request};
+use super::{no_params, token_call, token_request};
 use crate::config::Configuration;
 use crate::endpoint::request::{EndpointRequest, FormParam};
 use crate::endpoint::response::expect_status;
@@ -27,13 +27,14 @@ pub fn token_revocation<'a>(
     token: &str,
     token_type_hint: Option<&str>,
 ) -> Call<'a, ()> {
-    token_call(
-        config,
+    let request = token_request(
+        &config.context(),
         &REVOCATION,
         token,
         token_type_hint,
-        process_revocation_response,
-    )
+        no_params(),
+    );
+    token_call(config, &REVOCATION, request, process_revocation_response)
 }
 
 /// Builds a revocation request (the low-level half of

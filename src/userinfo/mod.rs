@@ -4,21 +4,36 @@
 use std::fmt;
 
 use oauth2::AccessToken;
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::config::Configuration;
 use crate::endpoint::response::error_from_response;
+use crate::endpoint::signed_response::{self, Body, SignedResponse};
 use crate::endpoint::EndpointContext;
 use crate::error::{server_text, Error, ErrorKind, Result};
 use crate::id_token::claims::standard_claims;
-use crate::jose::{jwt, JwkSet, JwsAlgorithm};
+use crate::jose::JwkSet;
 use crate::options::{Call, RequestOptions};
 use crate::resource::fetch_protected_resource;
 use crate::transport::{self, EndpointResponse};
 
 const WHAT: &str = "the userinfo response";
+
+/// The signed form (OIDC Core §5.3.2): `application/jwt`, the client's
+/// `userinfo_signed_response_alg` (else the server's
+/// `userinfo_signing_alg_values_supported`, else RS256), `iss` and `aud`
+/// checked when present.
+static USERINFO_JWT: SignedResponse = SignedResponse {
+    what: WHAT,
+    media_type: "application/jwt",
+    typ: None,
+    registered_name: "userinfo_signed_response_alg",
+    registered: |c| c.userinfo_signed_response_alg.as_deref(),
+    supported: |s| s.userinfo_signing_alg_values_supported.as_deref(),
+    claims_required: false,
+};
 
 /// The claims of a userinfo response: `sub`, the standard claims (OIDC Core
 /// §5.1) through accessors, and every claim by name.
@@ -90,11 +105,8 @@ pub fn fetch_userinfo<'a>(
             .options(options)
             .await?;
         let response = transport::read_all(&config.transport(), response, url).await?;
+        let jwks = signed_response::keys(config, &USERINFO_JWT, &response).await?;
         let ctx = config.context();
-        let jwks = match userinfo_jwt(&ctx, &response)? {
-            Some((alg, kid)) => Some(crate::jwks::keys_for(config, alg, kid.as_deref()).await?),
-            None => None,
-        };
         process_userinfo_response(
             &ctx,
             &response,
@@ -102,31 +114,6 @@ pub fn fetch_userinfo<'a>(
             expected_subject.as_deref(),
         )
     })
-}
-
-/// Whether `response` is a JWT, and if so its `alg` and `kid` (for the
-/// caller to find the keys before [`process_userinfo_response`]).
-fn userinfo_jwt(
-    ctx: &EndpointContext<'_>,
-    response: &EndpointResponse,
-) -> Result<Option<(JwsAlgorithm, Option<String>)>> {
-    if response.status() != StatusCode::OK || !is_jwt(response) {
-        return Ok(None);
-    }
-    let text = std::str::from_utf8(response.body())
-        .map_err(|_| Error::invalid_response(format!("{WHAT} is not UTF-8")))?;
-    let decoded = jwt::decode(text.trim(), WHAT)?;
-    check_algorithm(ctx, decoded.alg)?;
-    Ok(Some((decoded.alg, decoded.kid)))
-}
-
-fn is_jwt(response: &EndpointResponse) -> bool {
-    response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/jwt"))
 }
 
 /// Processes a userinfo response (the low-level half of
@@ -146,20 +133,11 @@ pub fn process_userinfo_response(
             response.body(),
         )));
     }
-    let registered = ctx.client.userinfo_signed_response_alg.is_some();
-    let claims = if is_jwt(response) {
-        let jwks = jwks.ok_or_else(|| {
-            Error::invalid_input("a signed userinfo response needs the server's JWK Set")
-        })?;
-        verified_claims(ctx, response, jwks).map_err(with_context)?
-    } else if registered {
-        // OIDC Registration §2: the client asked for signed responses; an
-        // unsigned one could come from anyone on the path.
-        return Err(with_context(Error::invalid_response(format!(
-            "{WHAT} is not a JWT, but the client registered userinfo_signed_response_alg"
-        ))));
-    } else {
-        transport::json_object(response.headers(), response.body()).map_err(with_context)?
+    let claims = match USERINFO_JWT
+        .body(ctx, response, jwks)
+        .map_err(with_context)?
+    {
+        Body::Jwt(claims) | Body::Json(claims) => claims,
     };
     let subject = match claims.get("sub") {
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
@@ -184,52 +162,4 @@ pub fn process_userinfo_response(
         subject,
         all: claims,
     })
-}
-
-/// A signed userinfo response's claims (OIDC Core §5.3.2): the signature,
-/// then `iss` and `aud` when present.
-fn verified_claims(
-    ctx: &EndpointContext<'_>,
-    response: &EndpointResponse,
-    jwks: &JwkSet,
-) -> Result<Map<String, Value>> {
-    let text = std::str::from_utf8(response.body())
-        .map_err(|_| Error::invalid_response(format!("{WHAT} is not UTF-8")))?;
-    let decoded = jwt::decode(text.trim(), WHAT)?;
-    check_algorithm(ctx, decoded.alg)?;
-    let key = jwks.select(decoded.alg, decoded.kid.as_deref())?;
-    decoded.verify(key, WHAT)?;
-    let claims = decoded.claims;
-    let mismatch = |m: String| Error::new(ErrorKind::ClaimComparison, m);
-    if let Some(iss) = claims.get("iss") {
-        if iss.as_str() != Some(ctx.server.issuer.as_str()) {
-            return Err(mismatch(format!("{WHAT}'s `iss` is not the issuer")));
-        }
-    }
-    if let Some(aud) = claims.get("aud") {
-        let client_id = ctx.client.client_id.as_str();
-        let ours = match aud {
-            Value::String(a) => a == client_id,
-            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(client_id)),
-            _ => false,
-        };
-        if !ours {
-            return Err(mismatch(format!(
-                "{WHAT}'s `aud` does not contain this client's id"
-            )));
-        }
-    }
-    Ok(claims)
-}
-
-/// The allowed `alg`: the client's `userinfo_signed_response_alg`, else the
-/// server's `userinfo_signing_alg_values_supported`, else RS256.
-fn check_algorithm(ctx: &EndpointContext<'_>, alg: JwsAlgorithm) -> Result<()> {
-    jwt::check_allowed_algorithm(
-        ctx,
-        alg,
-        ctx.client.userinfo_signed_response_alg.as_deref(),
-        ctx.server.userinfo_signing_alg_values_supported.as_deref(),
-        WHAT,
-    )
 }

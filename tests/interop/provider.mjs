@@ -11,17 +11,26 @@
 //                                 until POST /oidckit/jwks/publish-all (key rotation)
 //   env INTEROP_PAR_REQUIRED      "true": every client must use pushed authorization
 //                                 requests (discovery: require_pushed_authorization_requests)
+//   env INTEROP_INITIAL_ACCESS_TOKEN  the initial access token dynamic client registration
+//                                 (RFC 7591, /reg) requires (default: oidckit-initial-access-token)
 //   env INTEROP_FAPI              "2.0": the FAPI 2.0 Security Profile for every client
 //                                 (oidc-provider's features.fapi, plus PAR required,
 //                                 private_key_jwt or mTLS only, sender-constrained clients
 //                                 only, PS256/ES256/EdDSA only, response_type code only).
 //                                 "1.0 Final": oidc-provider's FAPI 1.0 profile alone (its
 //                                 hybrid ID Tokens then carry s_hash). Unset: no profile.
+//   env INTEROP_RESOURCE_SERVERS  JSON object: more resource indicators (RFC 8707), each
+//                                 {"<resource>": <oidc-provider resource server info>},
+//                                 e.g. a test's own resource server on a loopback port
 //
 // Response types: code, code id_token (hybrid) and id_token (implicit sign-in),
 // for clients that register them (with grant_types authorization_code and/or
 // implicit); web clients of the implicit or hybrid flow may register http
 // loopback redirect URIs here.
+//
+// Dynamic client registration (RFC 7591) at /reg with a fixed initial access token,
+// and its management (RFC 7592) at /reg/:client_id, the registration access token
+// rotated with each update.
 //
 // Pushed authorization requests (RFC 9126, /request), request objects (RFC 9101,
 // `request` alone or pushed; signed ES256, PS256, RS256 or EdDSA with a key of the
@@ -55,6 +64,12 @@
 //   GET  /oidckit/assertions        {"<client_id>": ["<jti>", ...]}: the jti of every
 //                                   client assertion a token request authenticated
 //                                   with, in order (which platform token was sent)
+//   GET  /oidckit/ciba/pending      the CIBA requests awaiting the user's decision
+//   POST /oidckit/ciba/:id/approve  the user approves (CIBA poll mode), or
+//   POST /oidckit/ciba/:id/deny     denies (access_denied)
+//
+// The device flow (RFC 8628: /device/auth, the user at /device) and CIBA in
+// poll mode (/backchannel; any login_hint is an account) are on.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -149,6 +164,9 @@ if (tlsSet.length) {
     process.exit(2);
   }
 }
+
+// RFC 7591 §3: registration needs this token as `Authorization: Bearer`.
+const initialAccessToken = process.env.INTEROP_INITIAL_ACCESS_TOKEN || 'oidckit-initial-access-token';
 
 let rotateRefreshToken;
 switch (process.env.INTEROP_REFRESH_ROTATION) {
@@ -280,6 +298,23 @@ const RESOURCE_SERVERS = {
     accessTokenFormat: 'opaque',
   },
 };
+
+// A test's own resource servers (INTEROP_RESOURCE_SERVERS), e.g. one that
+// publishes RFC 9728 metadata naming this issuer.
+if (process.env.INTEROP_RESOURCE_SERVERS) {
+  let extra;
+  try {
+    extra = JSON.parse(process.env.INTEROP_RESOURCE_SERVERS);
+  } catch (err) {
+    log('INTEROP_RESOURCE_SERVERS is not valid JSON:', err.message);
+    process.exit(2);
+  }
+  if (!extra || typeof extra !== 'object' || Array.isArray(extra)) {
+    log('INTEROP_RESOURCE_SERVERS must be a JSON object');
+    process.exit(2);
+  }
+  Object.assign(RESOURCE_SERVERS, extra);
+}
 
 // ---- listen first, then build the provider with the real issuer -------------
 
@@ -483,6 +518,37 @@ async function logoutSource(ctx) {
 </form>`);
 }
 
+// Device flow (RFC 8628) pages at /device: oidc-provider hands ready forms
+// (id "op.deviceInputForm", "op.deviceConfirmForm"); the buttons here name
+// them (form attribute), so a test submits them without script.
+async function userCodeInputSource(ctx, form, out, err) {
+  ctx.type = 'html';
+  const error = err
+    ? `<p id="error">${escapeHtml(err.name === 'AbortedError' ? 'aborted' : (err.userCode ? 'unknown code' : 'error'))}</p>\n`
+    : '';
+  ctx.body = page('Device sign-in', `${error}${form}
+<button type="submit" id="submit" form="op.deviceInputForm">Continue</button>`);
+}
+
+async function userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
+  ctx.type = 'html';
+  ctx.body = page('Confirm device', `<p id="client">${escapeHtml(client.clientId)}</p>
+<p id="user-code">${escapeHtml(userCode)}</p>
+${form}
+<button type="submit" id="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" id="abort" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`);
+}
+
+async function deviceSuccessSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Device signed in', `<p id="success">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>`);
+}
+
+// CIBA (poll mode): the requests oidc-provider has asked the "authentication
+// device" to show, by auth_req_id, until a test decides them through
+// POST /oidckit/ciba/:authReqId/approve or /deny.
+const cibaPending = new Map();
+
 async function postLogoutSuccessSource(ctx) {
   ctx.type = 'html';
   ctx.body = page('Signed out', `<p id="client">${escapeHtml(ctx.oidc.client?.clientId ?? '')}</p>`);
@@ -523,6 +589,8 @@ const provider = new Provider(issuer, {
       grant_types: ['authorization_code'],
       id_token_signed_response_alg: 'PS256',
       authorization_signed_response_alg: 'PS256',
+      // jwtIntrospection gives every client this member (RS256 by default).
+      introspection_signed_response_alg: 'PS256',
       response_types: ['code'],
       token_endpoint_auth_method: 'private_key_jwt',
     },
@@ -577,6 +645,9 @@ const provider = new Provider(issuer, {
     // One signing key each (see jwks above).
     idTokenSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     userinfoSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    // JWT introspection responses (RFC 9701, the client's
+    // introspection_signed_response_alg), same keys.
+    introspectionSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // JARM responses (client's authorization_signed_response_alg), same keys.
     authorizationSigningAlgValues: jwsAlgs(['RS256', 'PS256', 'ES256', 'EdDSA']),
     // Request objects, verified with the client's registered jwks (no HS256:
@@ -591,6 +662,9 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    // RFC 9701: a client that registers introspection_signed_response_alg and
+    // sends Accept: application/token-introspection+jwt gets a signed answer.
+    jwtIntrospection: { enabled: true },
     revocation: { enabled: true },
     dPoP: dpop,
     mTLS,
@@ -607,6 +681,48 @@ const provider = new Provider(issuer, {
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt.
     jwtResponseModes: { enabled: true },
+    // RFC 8628 at /device/auth; the user enters the code at /device.
+    deviceFlow: {
+      enabled: true,
+      userCodeInputSource,
+      userCodeConfirmSource,
+      successSource: deviceSuccessSource,
+    },
+    // CIBA Core 1.0, poll mode only, at /backchannel. Any login_hint is an
+    // account; login_hint_token and user_code are not supported. The
+    // authentication device is the test: see the admin routes.
+    ciba: {
+      enabled: true,
+      deliveryModes: ['poll'],
+      processLoginHint: async (ctx, loginHint) => loginHint,
+      processLoginHintToken: async () => {
+        throw new errors.InvalidRequest('login_hint_token is not supported by this server');
+      },
+      verifyUserCode: async (ctx, account, userCode) => {
+        if (userCode) throw new errors.InvalidRequest('user_code is not supported by this server');
+      },
+      validateBindingMessage: async (ctx, bindingMessage) => {
+        if (bindingMessage !== undefined && !/^[a-zA-Z0-9-._+/!?# ]{1,20}$/.test(bindingMessage)) {
+          throw new errors.InvalidBindingMessage('binding_message must be 1 to 20 letters, digits, spaces or -._+/!?#');
+        }
+      },
+      validateRequestContext: async () => {},
+      triggerAuthenticationDevice: async (ctx, request, account, client) => {
+        const authReqId = ctx.body.auth_req_id;
+        cibaPending.set(authReqId, {
+          auth_req_id: authReqId,
+          client_id: client.clientId,
+          account: account.accountId,
+          scope: request.scope,
+          binding_message: request.params.binding_message ?? null,
+        });
+        log('ciba request', client.clientId, account.accountId);
+      },
+    },
+    // RFC 7591 at /reg, only with the initial access token; RFC 7592 at
+    // /reg/:client_id, a new registration access token with every update.
+    registration: { enabled: true, initialAccessToken },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // INTEROP_FAPI: oidc-provider's own FAPI profile checks, for every client.
     fapi: fapiProfile ? { enabled: true, profile: fapiProfile } : { enabled: false },
     resourceIndicators: {
@@ -625,6 +741,8 @@ const provider = new Provider(issuer, {
   ttl: {
     AccessToken: 3600,
     AuthorizationCode: 60,
+    BackchannelAuthenticationRequest: 600,
+    DeviceCode: 600,
     ClientCredentials: 600,
     Grant: 3600,
     IdToken: 3600,
@@ -717,7 +835,13 @@ for (const event of [
   'authorization.error',
   'pushed_authorization_request.error',
   'registration_create.error',
+  'registration_read.error',
+  'registration_update.error',
+  'registration_delete.error',
   'end_session.error',
+  'device_authorization.error',
+  'backchannel_authentication.error',
+  'code_verification.error',
 ]) {
   provider.on(event, (ctx, err) => log(event, describe(ctx, err)));
 }
@@ -1135,9 +1259,37 @@ function admin(req, res, path) {
     send(res, 200, 'application/json', JSON.stringify(requestCounts));
   } else if (path === '/oidckit/assertions' && req.method === 'GET') {
     send(res, 200, 'application/json', JSON.stringify(assertionJtis));
+  } else if (path === '/oidckit/ciba/pending' && req.method === 'GET') {
+    send(res, 200, 'application/json', JSON.stringify([...cibaPending.values()]));
+  } else if (CIBA_DECISION.test(path) && req.method === 'POST') {
+    const [, authReqId, decision] = CIBA_DECISION.exec(path);
+    return cibaDecide(res, decodeURIComponent(authReqId), decision);
   } else {
     sendText(res, 404, 'no such admin route');
   }
+}
+
+// The user's decision on their authentication device (CIBA Core §8): approve
+// grants what the request asked (its scope) to the hinted account; deny ends
+// it with access_denied. 204, or 404 for an unknown or decided request.
+const CIBA_DECISION = /^\/oidckit\/ciba\/([^/]+)\/(approve|deny)$/;
+async function cibaDecide(res, authReqId, decision) {
+  const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
+  if (!request || !cibaPending.has(authReqId)) {
+    sendText(res, 404, 'no such pending backchannel authentication request');
+    return;
+  }
+  cibaPending.delete(authReqId);
+  if (decision === 'approve') {
+    const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+    grant.addOIDCScope(request.scope);
+    await grant.save();
+    await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
+  } else {
+    await provider.backchannelResult(request, new errors.AccessDenied('the end-user denied the request'));
+  }
+  log('ciba', decision, request.clientId, request.accountId);
+  send(res, 204);
 }
 
 const INTERACTION_PATH = /^\/interaction\/([^/]+)(?:\/(login|consent|abort))?$/;
