@@ -241,6 +241,11 @@ pub use registration::{
     DynamicClientRegistration, RegisteredClient, Registration,
 };
 pub use resource::{fetch_protected_resource, ResourceRequest};
+pub use resource_metadata::metadata::ProtectedResourceMetadata;
+pub use resource_metadata::{
+    build_resource_discovery_request, discover_protected_resource,
+    process_resource_discovery_response, protected_resource_metadata_url, ResourceDiscovery,
+};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use resource_server::axum::{ClientCertificate, ProtectedRequest};
@@ -250,11 +255,6 @@ pub use resource_server::{
     RejectionCode, ReplayCache, ResourceServer, ResourceServerBuilder, TokenScheme,
     ValidatedRequest, VerifiedDPoPProof, DEFAULT_ACCESS_TOKEN_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS,
     DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_MAX_AGE,
-};
-pub use resource_metadata::metadata::ProtectedResourceMetadata;
-pub use resource_metadata::{
-    build_resource_discovery_request, discover_protected_resource,
-    process_resource_discovery_response, protected_resource_metadata_url, ResourceDiscovery,
 };
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]

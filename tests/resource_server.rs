@@ -17,8 +17,8 @@ use oidckit::reqwest::{Method, StatusCode};
 use oidckit::testing::{MockAuthorizationServer, MockClient};
 use oidckit::{
     client_credentials_grant, fetch_protected_resource, ClientAuth, Configuration, DPoPHandle,
-    DPoPNonces, ErrorKind, IntrospectionCacheSettings, JwsAlgorithm, ManualClock, ProtectedRequest,
-    Rejection, RequestOptions, ResourceServer, TokenManager, Url,
+    DPoPNonces, IntrospectionCacheSettings, JwsAlgorithm, ManualClock, ProtectedRequest, Rejection,
+    RequestOptions, ResourceServer, TokenManager, Url,
 };
 
 const START: u64 = 2_000_000_000;
@@ -81,7 +81,9 @@ async fn setup(
     let api = rs(
         ResourceServer::builder(client("orders-api", "api-secret"), API)
             .base_url(format!("http://{addr}").parse().unwrap())
-            .resource_metadata(format!("http://{addr}/.well-known/oauth-protected-resource")),
+            .resource_metadata(format!(
+                "http://{addr}/.well-known/oauth-protected-resource"
+            )),
     )
     .build();
     let app = Router::new().route("/orders", get(orders)).with_state(api);
@@ -142,9 +144,14 @@ fn challenge_error(headers: &HeaderMap, scheme: &str) -> Option<String> {
 async fn bearer_jwt_access_token_through_fetch_protected_resource() {
     let s = setup(false, |b| b).await;
     let token = token(&s, "orders:read", None).await;
-    let response = fetch_protected_resource(&s.config, &oidckit::AccessToken::new(token.clone()), Method::GET, s.api_url.clone())
-        .await
-        .unwrap();
+    let response = fetch_protected_resource(
+        &s.config,
+        &oidckit::AccessToken::new(token.clone()),
+        Method::GET,
+        s.api_url.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "orders of svc (Bearer)");
 }
@@ -157,8 +164,15 @@ async fn refusals_without_and_with_bad_tokens() {
     assert_eq!(status, 401);
     assert_eq!(challenge_error(&headers, "bearer"), None, "RFC 6750 §3.1");
     let all: Vec<_> = headers.get_all(WWW_AUTHENTICATE).iter().collect();
-    assert!(all.iter().any(|v| v.to_str().unwrap().contains("resource_metadata=")), "{all:?}");
-    assert!(all.iter().any(|v| v.to_str().unwrap().starts_with("DPoP")), "DPoP offered");
+    assert!(
+        all.iter()
+            .any(|v| v.to_str().unwrap().contains("resource_metadata=")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|v| v.to_str().unwrap().starts_with("DPoP")),
+        "DPoP offered"
+    );
 
     // A scope the route does not get: 403 insufficient_scope with the scope.
     let weak = token(&s, "orders:list", None).await;
@@ -173,32 +187,47 @@ async fn refusals_without_and_with_bad_tokens() {
     assert_eq!(response.unwrap().status(), 403);
     let (status, headers, _) = raw(&s, bearer(&weak)).await;
     assert_eq!(status, 403);
-    assert_eq!(challenge_error(&headers, "bearer").as_deref(), Some("insufficient_scope"));
+    assert_eq!(
+        challenge_error(&headers, "bearer").as_deref(),
+        Some("insufficient_scope")
+    );
 
     // For another resource.
     let other = client_credentials_grant(
         &s.config,
-        &[("scope", "orders:read"), ("resource", "https://billing.example")],
+        &[
+            ("scope", "orders:read"),
+            ("resource", "https://billing.example"),
+        ],
         None,
     )
     .await
     .unwrap();
     let (status, headers, body) = raw(&s, bearer(other.access_token().secret())).await;
     assert_eq!(status, 401, "{body}");
-    assert_eq!(challenge_error(&headers, "bearer").as_deref(), Some("invalid_token"));
+    assert_eq!(
+        challenge_error(&headers, "bearer").as_deref(),
+        Some("invalid_token")
+    );
 
     // Expired (the API's clock is the mock's).
     let token = token(&s, "orders:read", None).await;
     s.clock.advance(Duration::from_secs(400));
     let (status, headers, _) = raw(&s, bearer(&token)).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge_error(&headers, "bearer").as_deref(), Some("invalid_token"));
+    assert_eq!(
+        challenge_error(&headers, "bearer").as_deref(),
+        Some("invalid_token")
+    );
 
     // Not a token of this server at all, an unknown scheme, two headers.
     let (status, ..) = raw(&s, bearer("aaa.bbb.ccc")).await;
     assert_eq!(status, 401);
     let mut basic = HeaderMap::new();
-    basic.insert(AUTHORIZATION, HeaderValue::from_static("Basic c3ZjOnMzY3IzdA=="));
+    basic.insert(
+        AUTHORIZATION,
+        HeaderValue::from_static("Basic c3ZjOnMzY3IzdA=="),
+    );
     assert_eq!(raw(&s, basic).await.0, 400);
     let mut two = bearer("a");
     two.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
@@ -220,7 +249,10 @@ async fn an_id_token_is_no_access_token() {
     .unwrap();
     let (status, headers, _) = raw(&s, bearer(&id_token)).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge_error(&headers, "bearer").as_deref(), Some("invalid_token"));
+    assert_eq!(
+        challenge_error(&headers, "bearer").as_deref(),
+        Some("invalid_token")
+    );
 }
 
 #[tokio::test]
@@ -230,10 +262,15 @@ async fn dpop_bound_tokens_with_server_nonces() {
     let token = token(&s, "orders:read", Some(&dpop)).await;
     // The first request has no nonce: use_dpop_nonce, and the client's
     // one retry with the nonce succeeds.
-    let response = fetch_protected_resource(&s.config, &oidckit::AccessToken::new(token.clone()), Method::GET, s.api_url.clone())
-        .options(RequestOptions::new().dpop(&dpop))
-        .await
-        .unwrap();
+    let response = fetch_protected_resource(
+        &s.config,
+        &oidckit::AccessToken::new(token.clone()),
+        Method::GET,
+        s.api_url.clone(),
+    )
+    .options(RequestOptions::new().dpop(&dpop))
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "orders of svc (DPoP)");
     assert!(dpop.nonce(&s.api_url).is_some(), "the nonce was recorded");
@@ -241,7 +278,10 @@ async fn dpop_bound_tokens_with_server_nonces() {
     // The same token as Bearer: refused (RFC 9449 §7.2).
     let (status, headers, _) = raw(&s, bearer(&token)).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge_error(&headers, "bearer").as_deref(), Some("invalid_token"));
+    assert_eq!(
+        challenge_error(&headers, "bearer").as_deref(),
+        Some("invalid_token")
+    );
 
     // A proof replayed.
     let access = oidckit::AccessToken::new(token.clone());
@@ -252,7 +292,10 @@ async fn dpop_bound_tokens_with_server_nonces() {
     assert_eq!(raw(&s, headers.clone()).await.0, 200);
     let (status, answer, _) = raw(&s, headers).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge_error(&answer, "dpop").as_deref(), Some("invalid_dpop_proof"));
+    assert_eq!(
+        challenge_error(&answer, "dpop").as_deref(),
+        Some("invalid_dpop_proof")
+    );
 
     // A proof for another URL, and one signed with another key.
     let elsewhere: Url = s.api_url.join("/other").unwrap();
@@ -264,7 +307,12 @@ async fn dpop_bound_tokens_with_server_nonces() {
         dpop.proof("GET", &elsewhere, Some(&access)).unwrap(),
         dpop.proof("POST", &s.api_url, Some(&access)).unwrap(),
         other_key.proof("GET", &s.api_url, Some(&access)).unwrap(),
-        dpop.proof("GET", &s.api_url, Some(&oidckit::AccessToken::new("other".into()))).unwrap(),
+        dpop.proof(
+            "GET",
+            &s.api_url,
+            Some(&oidckit::AccessToken::new("other".into())),
+        )
+        .unwrap(),
     ] {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, format!("DPoP {token}").parse().unwrap());
@@ -273,7 +321,10 @@ async fn dpop_bound_tokens_with_server_nonces() {
         assert_eq!(status, 401);
         let error = challenge_error(&answer, "dpop");
         assert!(
-            matches!(error.as_deref(), Some("invalid_dpop_proof") | Some("use_dpop_nonce")),
+            matches!(
+                error.as_deref(),
+                Some("invalid_dpop_proof") | Some("use_dpop_nonce")
+            ),
             "{error:?}"
         );
     }
@@ -281,7 +332,11 @@ async fn dpop_bound_tokens_with_server_nonces() {
     // A bearer token presented with the DPoP scheme.
     let plain = token_plain(&s).await;
     let proof = dpop
-        .proof("GET", &s.api_url, Some(&oidckit::AccessToken::new(plain.clone())))
+        .proof(
+            "GET",
+            &s.api_url,
+            Some(&oidckit::AccessToken::new(plain.clone())),
+        )
         .unwrap();
     let mut headers = HeaderMap::new();
     headers.insert(AUTHORIZATION, format!("DPoP {plain}").parse().unwrap());
@@ -324,7 +379,9 @@ async fn dpop_only_refuses_bearer() {
 #[tokio::test]
 async fn opaque_tokens_through_cached_introspection() {
     let s = setup(true, |b| {
-        b.introspect_opaque_tokens(IntrospectionCacheSettings::default().max_ttl(Duration::from_secs(60)))
+        b.introspect_opaque_tokens(
+            IntrospectionCacheSettings::default().max_ttl(Duration::from_secs(60)),
+        )
     })
     .await;
     let introspections = || {
@@ -334,7 +391,17 @@ async fn opaque_tokens_through_cached_introspection() {
             .filter(|r| r.path.ends_with("/introspect"))
             .count()
     };
-    let token = token(&s, "orders:read", None).await;
+    // An opaque token for the API (its `aud` in the introspection answer).
+    let token = client_credentials_grant(
+        &s.config,
+        &[("scope", "orders:read"), ("resource", API)],
+        None,
+    )
+    .await
+    .unwrap()
+    .access_token()
+    .secret()
+    .clone();
     // 50 requests at once: one introspection.
     let calls: Vec<_> = (0..50)
         .map(|_| {

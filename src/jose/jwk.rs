@@ -205,10 +205,10 @@ fn key_type(alg: JwsAlgorithm) -> (&'static str, Option<&'static str>) {
     }
 }
 
-/// The OpenSSL public key of one JWK that must verify `alg` (a DPoP
-/// proof's embedded `jwk`, RFC 9449 §4.2): its `kty` and `crv` must fit
-/// the algorithm, and it must hold no private member.
-pub(crate) fn public_key_for(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Result<PKey<Public>> {
+/// Checks that one JWK can verify `alg` (a DPoP proof's embedded `jwk`,
+/// RFC 9449 §4.2): its `kty` and `crv` fit the algorithm, and it holds no
+/// private member.
+pub(crate) fn check_public_jwk(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Result<()> {
     const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
     if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| jwk.contains_key(**m)) {
         return Err(Error::invalid_key(format!(
@@ -227,6 +227,14 @@ pub(crate) fn public_key_for(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Res
             ),
         ));
     }
+    Ok(())
+}
+
+/// The OpenSSL public key of one JWK that must verify `alg`, checked as
+/// [`check_public_jwk`] says.
+pub(crate) fn public_key_for(alg: JwsAlgorithm, jwk: &Map<String, Value>) -> Result<PKey<Public>> {
+    check_public_jwk(alg, jwk)?;
+    let (kty, crv) = key_type(alg);
     public_key(kty, crv, jwk).map_err(|why| Error::invalid_key(format!("the JWK is {why}")))
 }
 
@@ -426,7 +434,9 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::KeySelection);
         // A coordinate equal to the field prime (P-256's p): beyond the field.
         let p = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
-        let p: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let p: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
         let mut beyond = public(JwsAlgorithm::ES256, "q");
         beyond["x"] = URL_SAFE_NO_PAD.encode(p).into();
         let e = set(vec![beyond])

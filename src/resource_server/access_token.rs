@@ -66,6 +66,9 @@ pub struct AccessTokenClaims {
     audiences: Vec<String>,
     expires_at: Option<u64>,
     scopes: BTreeSet<String>,
+    /// `cnf.jkt` and `cnf.x5t#S256`, read once: every request asks.
+    jkt: Option<String>,
+    x5t_s256: Option<String>,
     all: Map<String, Value>,
 }
 
@@ -100,7 +103,15 @@ impl AccessTokenClaims {
                 .collect(),
             Some(_) => return Err(mismatch(format!("{WHAT}'s `scope` is not a string"))),
         };
+        let confirmation = |member: &str| {
+            all.get("cnf")
+                .and_then(|cnf| cnf.get(member))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         Ok(AccessTokenClaims {
+            jkt: confirmation("jkt"),
+            x5t_s256: confirmation("x5t#S256"),
             issuer: text("iss"),
             subject: text("sub"),
             client_id: text("client_id"),
@@ -155,17 +166,13 @@ impl AccessTokenClaims {
     /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to
     /// (RFC 9449 §6).
     pub fn dpop_jkt(&self) -> Option<&str> {
-        self.confirmation("jkt")
+        self.jkt.as_deref()
     }
 
     /// `cnf.x5t#S256`: the thumbprint of the client certificate the token
     /// is bound to (RFC 8705 §3.1).
     pub fn certificate_thumbprint(&self) -> Option<&str> {
-        self.confirmation("x5t#S256")
-    }
-
-    fn confirmation(&self, member: &str) -> Option<&str> {
-        self.all.get("cnf")?.get(member)?.as_str()
+        self.x5t_s256.as_deref()
     }
 
     /// `authorization_details` (RFC 9396), as sent.

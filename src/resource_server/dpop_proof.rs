@@ -10,7 +10,11 @@
 //! records the proof's `jti` in a [`ReplayCache`] last, once everything
 //! else has passed, so a proof that fails a check cannot use up a `jti`.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
+
+use openssl::pkey::{PKey, Public};
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -18,7 +22,7 @@ use url::Url;
 use super::replay::ReplayCache;
 use crate::clock::unix_seconds;
 use crate::error::{server_text, Error, ErrorKind, Result};
-use crate::jose::jwk::public_key_for;
+use crate::jose::jwk::{check_public_jwk, public_key_for};
 use crate::jose::jwt;
 use crate::jose::{b64url, jwk_thumbprint, sha256, JwsAlgorithm};
 
@@ -158,9 +162,10 @@ pub fn verify_dpop_proof(
         .header_member("jwk")
         .and_then(Value::as_object)
         .ok_or_else(|| invalid(format!("{WHAT}'s header has no `jwk` object")))?;
-    let key = public_key_for(jwt.alg, jwk)?;
-    jwt.verify(&key, WHAT)?;
+    check_public_jwk(jwt.alg, jwk)?;
     let jkt = jwk_thumbprint(jwk)?;
+    let key = proof_key(jwt.alg, jwk, &jkt)?;
+    jwt.verify(&key, WHAT)?;
     let claims = &jwt.claims;
 
     let jti = required_string(claims, "jti")?;
@@ -242,6 +247,31 @@ pub fn verify_dpop_proof(
         alg: jwt.alg,
         claims: jwt.claims,
     })
+}
+
+/// The most parsed proof keys remembered.
+const PROOF_KEYS: usize = 1024;
+
+/// The public key of a proof, parsed once per key: a client signs many
+/// proofs with one key, and OpenSSL's first verification with a freshly
+/// parsed key costs a third more than the next ones. A memo of public keys
+/// by RFC 7638 thumbprint (which fixes every member that makes the key),
+/// bounded, process-wide: nothing secret is kept, and the result is the
+/// same with or without it.
+fn proof_key(alg: JwsAlgorithm, jwk: &Map<String, Value>, jkt: &str) -> Result<PKey<Public>> {
+    static KEYS: OnceLock<Mutex<HashMap<String, PKey<Public>>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    let lock = || keys.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(key) = lock().get(jkt) {
+        return Ok(key.clone());
+    }
+    let key = public_key_for(alg, jwk)?;
+    let mut keys = lock();
+    if keys.len() >= PROOF_KEYS {
+        keys.clear();
+    }
+    keys.insert(jkt.to_owned(), key.clone());
+    Ok(key)
 }
 
 /// The replay cache key of a proof: a hash of its key and `jti` (a `jti`

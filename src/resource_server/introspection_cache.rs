@@ -11,7 +11,7 @@
 //! SHA-256 through OpenSSL alone costs about that).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -71,6 +71,30 @@ impl IntrospectionCacheSettings {
     }
 }
 
+/// The map's hasher: its keys are already keyed hashes, so their low bits
+/// serve as they are.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; any other input still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+type ByHash<V> = HashMap<u128, V, BuildHasherDefault<KeyIsHash>>;
+
 /// An answer: the claims of an active token, or why it is refused.
 type Answer = std::result::Result<Arc<AccessTokenClaims>, Error>;
 
@@ -84,8 +108,8 @@ pub(crate) struct IntrospectionCache {
     settings: IntrospectionCacheSettings,
     /// The two keys of the token hash.
     hashers: (RandomState, RandomState),
-    entries: Mutex<HashMap<u128, Entry>>,
-    flights: Mutex<HashMap<u128, SingleFlight<Answer>>>,
+    entries: Mutex<ByHash<Entry>>,
+    flights: Mutex<ByHash<SingleFlight<Answer>>>,
 }
 
 impl IntrospectionCache {
@@ -93,8 +117,8 @@ impl IntrospectionCache {
         IntrospectionCache {
             settings,
             hashers: (RandomState::new(), RandomState::new()),
-            entries: Mutex::new(HashMap::new()),
-            flights: Mutex::new(HashMap::new()),
+            entries: Mutex::new(ByHash::default()),
+            flights: Mutex::new(ByHash::default()),
         }
     }
 

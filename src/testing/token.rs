@@ -162,18 +162,33 @@ pub(super) fn token(
             );
         }
     }
-    let access_token = match &state.jwt_access_tokens {
-        Some(default_audience) => {
-            let subject = grant.as_ref().map_or(client.client_id.as_str(), |g| g.subject.as_str());
-            let audience = param("resource").unwrap_or(default_audience);
-            match jwt_access_token(state, &client.client_id, subject, audience, scope.as_deref(), jkt.as_deref()) {
+    let audience = param("resource")
+        .map(str::to_owned)
+        .or_else(|| state.jwt_access_tokens.clone());
+    let access_token = match (&state.jwt_access_tokens, &audience) {
+        (Some(_), Some(audience)) => {
+            let subject = grant
+                .as_ref()
+                .map_or(client.client_id.as_str(), |g| g.subject.as_str());
+            let claims = AccessTokenClaims {
+                client_id: &client.client_id,
+                subject,
+                audience,
+                scope: scope.as_deref(),
+                jkt: jkt.as_deref(),
+            };
+            match jwt_access_token(state, &claims) {
                 Ok(token) => token,
                 Err(e) => {
-                    return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string())
+                    return oauth_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        &e.to_string(),
+                    )
                 }
             }
         }
-        None => random_b64url(32).unwrap_or_default(),
+        _ => random_b64url(32).unwrap_or_default(),
     };
     // N_A (not an access token) stays N_A even with a proof: nothing to bind.
     let token_type = match (token_type_override, &jkt) {
@@ -218,6 +233,7 @@ pub(super) fn token(
     state.issued.lock().expect("lock").insert(
         access_token.clone(),
         IssuedToken {
+            audience,
             client_id: client.client_id.clone(),
             jkt,
             expires_at: state.token_lifetime.map(|l| state.now() + l),
@@ -247,32 +263,34 @@ pub(super) fn token(
     response
 }
 
-/// An RFC 9068 JWT access token.
-fn jwt_access_token(
-    state: &ServerState,
-    client_id: &str,
-    subject: &str,
-    audience: &str,
-    scope: Option<&str>,
-    jkt: Option<&str>,
-) -> crate::Result<String> {
+/// What a JWT access token of the mock says.
+struct AccessTokenClaims<'a> {
+    client_id: &'a str,
+    subject: &'a str,
+    audience: &'a str,
+    scope: Option<&'a str>,
+    jkt: Option<&'a str>,
+}
+
+/// An RFC 9068 JWT access token, signed with the current key.
+fn jwt_access_token(state: &ServerState, at: &AccessTokenClaims<'_>) -> crate::Result<String> {
     let key = state.signing.lock().expect("lock").current().clone();
     let now = state.now();
     let mut claims = Map::new();
     claims.insert("iss".into(), state.issuer.clone().into());
-    claims.insert("sub".into(), subject.into());
-    claims.insert("aud".into(), audience.into());
-    claims.insert("client_id".into(), client_id.into());
+    claims.insert("sub".into(), at.subject.into());
+    claims.insert("aud".into(), at.audience.into());
+    claims.insert("client_id".into(), at.client_id.into());
     claims.insert("jti".into(), random_b64url(16)?.into());
     claims.insert("iat".into(), now.into());
     claims.insert(
         "exp".into(),
         (now + state.token_lifetime.unwrap_or(3600)).into(),
     );
-    if let Some(scope) = scope {
+    if let Some(scope) = at.scope {
         claims.insert("scope".into(), scope.into());
     }
-    if let Some(jkt) = jkt {
+    if let Some(jkt) = at.jkt {
         claims.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     key.sign_jwt(Some("at+jwt"), &[], claims)
@@ -311,19 +329,26 @@ pub(super) fn introspect(
             t.jkt.clone(),
             t.scope.clone(),
             t.grant.as_ref().map(|g| g.subject.clone()),
+            t.audience.clone(),
+            t.expires_at,
         )
     });
     let body = match known {
+        // Unknown, revoked, or expired by the server's clock.
+        Some((.., Some(exp))) if exp <= state.now() => json!({"active": false}),
         None => json!({"active": false}),
-        Some((client_id, jkt, scope, subject)) => {
+        Some((client_id, jkt, scope, subject, audience, expires_at)) => {
             let mut b = json!({
                 "active": true,
                 "client_id": client_id,
                 "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                 "iss": state.issuer,
-                "aud": "urn:mock:api",
+                "aud": audience.as_deref().unwrap_or("urn:mock:api"),
                 "iat": state.now(),
             });
+            if let Some(exp) = expires_at {
+                b["exp"] = exp.into();
+            }
             if let Some(jkt) = jkt {
                 b["cnf"] = json!({"jkt": jkt});
             }
