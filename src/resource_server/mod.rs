@@ -572,3 +572,6 @@ impl ResourceServer {
         Rejection::new(code, message, &self.inner.challenges)
     }
 }
+
+#[cfg(test)]
+mod tests;
