@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 
-ALL_TARGETS=(token_response server_metadata introspection www_authenticate jwk token_serde id_token authorization_response initiation_response registration_response resource_metadata introspection_jwt)
+ALL_TARGETS=(token_response server_metadata introspection www_authenticate jwk token_serde id_token authorization_response initiation_response registration_response resource_metadata introspection_jwt resource_server)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 SECS=${SECONDS_PER_TARGET:-60}
 

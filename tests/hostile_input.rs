@@ -8,9 +8,10 @@ use oidckit::{
     process_client_information_response, process_device_authorization_response,
     process_introspection_response, process_pushed_authorization_response,
     process_registration_response, process_resource_discovery_response, process_token_response,
-    validate_authorization_response, validate_id_token, validate_jwt_authorization_response,
-    AuthorizationChecks, Callback, ClientAuth, Configuration, DPoPHandle, EndpointResponse,
-    IdTokenChecks, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey,
+    validate_authorization_response, validate_id_token, validate_jwt_access_token,
+    validate_jwt_authorization_response, verify_dpop_proof, AccessTokenChecks, AuthorizationChecks,
+    Callback, ClientAuth, Configuration, DPoPHandle, DPoPProofChecks, EndpointResponse,
+    IdTokenChecks, InMemoryReplayCache, IntrospectionResponse, JwkSet, JwsAlgorithm, PrivateKey,
     ProtectedResourceMetadata, RegisteredClient, ServerMetadata, TokenEndpointResponse, Url,
     TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
 };
@@ -351,4 +352,41 @@ proptest! {
         prop_assert!(process_introspection_response(&config().context(), &response, Some(&jwks)).is_err());
         prop_assert!(process_introspection_response(&config().context(), &response, None).is_err());
     }
+
+    /// The receiving end: an unsigned JWT with arbitrary members (an
+    /// `at+jwt` or `dpop+jwt` type and a plausible key half the time) is
+    /// never an access token, and never a DPoP proof.
+    #[test]
+    fn unsigned_access_tokens_and_proofs_are_refused(
+        header in json(),
+        claims in json(),
+        typ in prop_oneof![Just("at+jwt"), Just("dpop+jwt"), Just("JWT")],
+        sig in "[A-Za-z0-9_-]{0,90}",
+    ) {
+        use base64::Engine as _;
+        use std::time::{Duration, SystemTime};
+        let mut header = header;
+        if let Value::Object(h) = &mut header {
+            h.insert("typ".into(), typ.into());
+            h.entry("alg").or_insert("ES256".into());
+            h.insert("jwk".into(), Value::Object(proof_key().public_jwk().clone()));
+        }
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let jwt = format!("{}.{}.{sig}", b64(&header), b64(&claims));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let jwks = JwkSet::from_json(
+            serde_json::json!({"keys": [proof_key().public_jwk()]}).to_string().as_bytes(),
+        ).unwrap();
+        let checks = AccessTokenChecks::new("https://as.example/token", "https://as.example/token", now);
+        prop_assert!(validate_jwt_access_token(&jwt, &jwks, &checks).is_err());
+        let url: Url = "https://as.example/token".parse().unwrap();
+        let replay = InMemoryReplayCache::new(4);
+        prop_assert!(verify_dpop_proof(&jwt, &DPoPProofChecks::new("GET", &url, now), &replay).is_err());
+    }
+}
+
+/// One key for the proofs above (generating one per case is slow).
+fn proof_key() -> &'static PrivateKey {
+    static KEY: std::sync::OnceLock<PrivateKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| PrivateKey::generate(JwsAlgorithm::ES256).unwrap())
 }

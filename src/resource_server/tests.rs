@@ -76,8 +76,10 @@ fn certificate(cn: &str) -> Vec<u8> {
     x509.set_subject_name(&name).unwrap();
     x509.set_issuer_name(&name).unwrap();
     x509.set_pubkey(&key).unwrap();
-    x509.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    x509.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+    x509.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    x509.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
     x509.sign(&key, MessageDigest::sha256()).unwrap();
     x509.build().to_der().unwrap()
 }
@@ -106,7 +108,10 @@ async fn certificate_bound_tokens_need_their_certificate() {
     let ok = validate(&s.api, &format!("Bearer {bound}"), Some(&cert))
         .await
         .unwrap();
-    assert_eq!(ok.claims.certificate_thumbprint(), Some(thumbprint.as_str()));
+    assert_eq!(
+        ok.claims.certificate_thumbprint(),
+        Some(thumbprint.as_str())
+    );
 
     for cert in [None, Some(certificate("another client"))] {
         let e = validate(&s.api, &format!("Bearer {bound}"), cert.as_deref())
@@ -116,9 +121,13 @@ async fn certificate_bound_tokens_need_their_certificate() {
         assert!(e.description().contains("certificate"), "{e}");
     }
     // Garbage where a certificate should be.
-    let e = validate(&s.api, &format!("Bearer {bound}"), Some(b"not a certificate"))
-        .await
-        .unwrap_err();
+    let e = validate(
+        &s.api,
+        &format!("Bearer {bound}"),
+        Some(b"not a certificate"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), RejectionCode::InvalidToken);
 }
 
@@ -127,16 +136,24 @@ async fn schemes_and_bindings() {
     let s = setup(|b| b);
     let plain = token(&s.key, json!({}));
     // The scheme is case-insensitive (RFC 9110 §11.1).
-    validate(&s.api, &format!("bEaReR {plain}"), None).await.unwrap();
+    validate(&s.api, &format!("bEaReR {plain}"), None)
+        .await
+        .unwrap();
     // An unbound token with the DPoP scheme.
-    let e = validate(&s.api, &format!("DPoP {plain}"), None).await.unwrap_err();
+    let e = validate(&s.api, &format!("DPoP {plain}"), None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), RejectionCode::InvalidToken);
     // A DPoP-bound token as Bearer (RFC 9449 §7.2).
     let bound = token(&s.key, json!({"cnf": {"jkt": "abc"}}));
-    let e = validate(&s.api, &format!("Bearer {bound}"), None).await.unwrap_err();
+    let e = validate(&s.api, &format!("Bearer {bound}"), None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), RejectionCode::InvalidToken);
     // ... and as DPoP without a proof.
-    let e = validate(&s.api, &format!("DPoP {bound}"), None).await.unwrap_err();
+    let e = validate(&s.api, &format!("DPoP {bound}"), None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), RejectionCode::InvalidDPoPProof);
     // Malformed credentials.
     for bad in ["Bearer", "Bearer a b", "Bearer ä", "Token abc"] {
@@ -144,7 +161,9 @@ async fn schemes_and_bindings() {
         assert_eq!(e.code(), RejectionCode::InvalidRequest, "{bad:?}");
     }
     // Opaque tokens without introspection: not valid.
-    let e = validate(&s.api, "Bearer opaque-token", None).await.unwrap_err();
+    let e = validate(&s.api, "Bearer opaque-token", None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), RejectionCode::InvalidToken);
     assert!(e.cause().is_some());
 }
@@ -153,7 +172,9 @@ async fn schemes_and_bindings() {
 async fn nonces_are_asked_for_and_handed_out() {
     let s = setup(|b| b.dpop_nonces(DPoPNonces::new(&[3; 32]).unwrap()));
     let plain = token(&s.key, json!({}));
-    let ok = validate(&s.api, &format!("Bearer {plain}"), None).await.unwrap();
+    let ok = validate(&s.api, &format!("Bearer {plain}"), None)
+        .await
+        .unwrap();
     let nonce = ok.dpop_nonce.expect("a nonce for the next proof");
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(START);
     assert!(DPoPNonces::new(&[3; 32]).unwrap().is_valid(&nonce, now));
