@@ -136,12 +136,24 @@
 //! low-level layer), one folder per flow (`grants`, `tokens`, …), `jose`,
 //! `config`, `token_manager`, `testing`.
 //!
+//! ## The receiving end: protecting an API
+//!
+//! [`ResourceServer`] validates the access token of an incoming request —
+//! a JWT access token (RFC 9068) with the authorization server's keys, or
+//! an opaque one through cached introspection — with its binding (a DPoP
+//! proof, with replay detection and server nonces; a client certificate),
+//! and turns a refusal into a [`Rejection`]: the status and the
+//! `WWW-Authenticate` challenges to answer with. The steps are public and
+//! sans-IO too: [`validate_jwt_access_token`], [`verify_dpop_proof`].
+//!
 //! ## Optional features
 //!
 //! - `testing`: `testing::MockAuthorizationServer`, an in-process
 //!   authorization server for tests and examples.
 //! - `redis`: `RedisTokenStore`, tokens shared by a fleet through Redis.
 //! - `middleware`: `TokenMiddleware` for `reqwest-middleware` clients.
+//! - `axum`: `ProtectedRequest`, an axum extractor that validates a
+//!   request's token with a [`ResourceServer`].
 //! - `vendored-openssl`: builds OpenSSL from source and links it statically,
 //!   for machines without the OpenSSL headers.
 #![forbid(unsafe_code)]
