@@ -341,6 +341,37 @@ impl ResourceServer {
         &self.inner.config
     }
 
+    /// This resource's metadata (RFC 9728 §2), as this server is set up:
+    /// the resource identifier, the issuer as its authorization server,
+    /// `bearer_methods_supported` (`header`), the DPoP algorithms and
+    /// whether DPoP is required, certificate-bound tokens when the
+    /// configuration uses mutual TLS. Serve it (as JSON) at the URL given
+    /// to [`ResourceServerBuilder::resource_metadata`]; add what else you
+    /// publish (`scopes_supported`, `resource_name`, …) first.
+    ///
+    /// ```
+    /// # fn run(api: oidckit::ResourceServer) {
+    /// let mut metadata = api.protected_resource_metadata();
+    /// metadata.scopes_supported = Some(vec!["orders:read".into()]);
+    /// let json = serde_json::to_string(&metadata).unwrap();
+    /// # }
+    /// ```
+    pub fn protected_resource_metadata(&self) -> crate::ProtectedResourceMetadata {
+        let inner = &*self.inner;
+        let mut metadata = crate::ProtectedResourceMetadata::new(inner.audience.clone());
+        metadata.authorization_servers = Url::parse(inner.config.issuer()).ok().map(|u| vec![u]);
+        metadata.bearer_methods_supported = Some(vec!["header".into()]);
+        metadata.dpop_signing_alg_values_supported = Some(
+            inner
+                .dpop_algorithms
+                .iter()
+                .map(|a| a.name().to_owned())
+                .collect(),
+        );
+        metadata.dpop_bound_access_tokens_required = Some(!inner.bearer);
+        metadata
+    }
+
     /// Validates the token of `request`: present once, in a scheme this
     /// server accepts; valid (JWT, or introspected); for this resource;
     /// presented with its binding (a DPoP proof for a DPoP-bound token and

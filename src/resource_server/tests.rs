@@ -195,3 +195,23 @@ fn request_urls_from_the_base_url() {
         "https://api.example/items"
     );
 }
+
+#[test]
+fn the_resources_metadata() {
+    let s = setup(|b| b.require_dpop().dpop_algorithms(&[JwsAlgorithm::ES256]));
+    let m = s.api.protected_resource_metadata();
+    assert_eq!(m.resource, API);
+    assert_eq!(
+        m.authorization_servers.as_ref().unwrap()[0].as_str(),
+        "https://as.example/"
+    );
+    assert_eq!(
+        m.dpop_signing_alg_values_supported,
+        Some(vec!["ES256".to_owned()])
+    );
+    assert_eq!(m.dpop_bound_access_tokens_required, Some(true));
+    // What a client reads back is what the server says.
+    let json = serde_json::to_vec(&m).unwrap();
+    let back: crate::ProtectedResourceMetadata = serde_json::from_slice(&json).unwrap();
+    assert_eq!(back, m);
+}
