@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::clock::unix_seconds;
 use crate::endpoint::EndpointContext;
 use crate::error::{server_text, Error, ErrorKind, Result};
+use crate::jose::claims::{mismatch, optional_time as claim_time, timestamp};
 use crate::jose::jwt::{self, SignedJwt};
 use crate::jose::{b64url, JwkSet, JwsAlgorithm};
 
@@ -235,11 +236,12 @@ pub(crate) fn validate_claims(
     let tolerance = ctx.clock_tolerance.as_secs();
     let client_id = ctx.client.client_id.as_str();
 
-    let issuer = required_string(claims, "iss")?;
-    let subject = required_string(claims, "sub")?;
-    let expires_at = required_time(claims, "exp")?;
-    let issued_at = required_time(claims, "iat")?;
-    let audiences = audiences(claims)?;
+    // OIDC Core §2: the claims every ID Token has.
+    let issuer = crate::jose::claims::required_string(claims, "iss", WHAT)?;
+    let subject = crate::jose::claims::required_string(claims, "sub", WHAT)?;
+    let expires_at = crate::jose::claims::required_time(claims, "exp", WHAT)?;
+    let issued_at = crate::jose::claims::required_time(claims, "iat", WHAT)?;
+    let audiences = crate::jose::claims::audiences(claims, WHAT)?;
 
     if issuer != ctx.server.issuer {
         return Err(mismatch(format!(
@@ -271,26 +273,7 @@ pub(crate) fn validate_claims(
     }
 
     // RFC 7519 §4.1.4, §4.1.5, §4.1.6, each with the clock tolerance.
-    if now >= expires_at.saturating_add(tolerance) {
-        return Err(timestamp(format!(
-            "{WHAT} expired {} s ago (`exp`), beyond the {tolerance} s tolerance",
-            now - expires_at
-        )));
-    }
-    if issued_at > now.saturating_add(tolerance) {
-        return Err(timestamp(format!(
-            "{WHAT} was issued {} s in the future (`iat`), beyond the {tolerance} s tolerance",
-            issued_at - now
-        )));
-    }
-    if let Some(nbf) = optional_time(claims, "nbf")? {
-        if nbf > now.saturating_add(tolerance) {
-            return Err(timestamp(format!(
-                "{WHAT} is not valid for another {} s (`nbf`)",
-                nbf - now
-            )));
-        }
-    }
+    crate::jose::claims::check_times(claims, now, tolerance, true, WHAT)?;
 
     if !checks.skip_nonce_check {
         check_nonce(claims, checks.nonce)?;
@@ -353,7 +336,7 @@ fn check_auth_time(
 ) -> Result<Option<u64>> {
     let max_age = max_age.or(ctx.client.default_max_age);
     let required = max_age.is_some() || ctx.client.require_auth_time == Some(true);
-    let auth_time = match optional_time(claims, "auth_time")? {
+    let auth_time = match claim_time(claims, "auth_time", WHAT)? {
         Some(t) => t,
         None if required => {
             return Err(mismatch(format!(
@@ -411,67 +394,6 @@ pub(crate) fn left_half_hash(alg: JwsAlgorithm, value: &str) -> Result<String> {
         Error::new(ErrorKind::SignatureVerification, "hashing failed").with_source(e)
     })?;
     Ok(b64url(&hash[..hash.len() / 2]))
-}
-
-fn mismatch(message: String) -> Error {
-    Error::new(ErrorKind::ClaimComparison, message)
-}
-
-fn timestamp(message: String) -> Error {
-    Error::new(ErrorKind::TimestampCheck, message)
-}
-
-fn required_string<'m>(claims: &'m serde_json::Map<String, Value>, name: &str) -> Result<&'m str> {
-    match claims.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(mismatch(format!(
-            "{WHAT}'s `{name}` is not a non-empty string"
-        ))),
-        None => Err(mismatch(format!(
-            "{WHAT} has no `{name}` (OIDC Core §2 requires it)"
-        ))),
-    }
-}
-
-fn required_time(claims: &serde_json::Map<String, Value>, name: &str) -> Result<u64> {
-    optional_time(claims, name)?
-        .ok_or_else(|| mismatch(format!("{WHAT} has no `{name}` (OIDC Core §2 requires it)")))
-}
-
-/// A NumericDate (RFC 7519 §2): seconds since the epoch, fractions dropped.
-fn optional_time(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f as u64)
-        }) {
-            Some(t) => Ok(Some(t)),
-            None => Err(timestamp(format!("{WHAT}'s `{name}` is not a valid time"))),
-        },
-        Some(_) => Err(timestamp(format!("{WHAT}'s `{name}` is not a number"))),
-    }
-}
-
-/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
-fn audiences(claims: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
-    let bad = || {
-        mismatch(format!(
-            "{WHAT}'s `aud` is not a string or an array of strings"
-        ))
-    };
-    match claims.get("aud") {
-        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
-        Some(Value::Array(list)) if !list.is_empty() => list
-            .iter()
-            .map(|a| a.as_str().map(str::to_owned).ok_or_else(bad))
-            .collect(),
-        Some(_) => Err(bad()),
-        None => Err(mismatch(format!(
-            "{WHAT} has no `aud` (OIDC Core §2 requires it)"
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -151,6 +151,41 @@ fn object(part: &str, what: &str, name: &str) -> Result<Map<String, Value>> {
 }
 
 impl SignedJwt<'_> {
+    /// Explicit typing (RFC 8725 §3.11): `typ` must be `typ` (a media type
+    /// without its optional `application/` prefix, compared without regard
+    /// to case, RFC 7515 §4.1.9); and `alg` one of `allowed`, never a MAC
+    /// (these JWTs are verified with public keys). `rfc` names the rule in
+    /// the error.
+    pub(crate) fn check_type_and_algorithm(
+        &self,
+        typ: &str,
+        allowed: &[JwsAlgorithm],
+        what: &str,
+        rfc: &str,
+    ) -> Result<()> {
+        let found = self.typ.as_deref().map(|t| {
+            let t = t.to_ascii_lowercase();
+            t.strip_prefix("application/")
+                .map(str::to_owned)
+                .unwrap_or(t)
+        });
+        if found.as_deref() != Some(typ) {
+            return Err(invalid(format!(
+                "{what}'s `typ` is {}, not {typ:?} ({rfc})",
+                self.typ
+                    .as_deref()
+                    .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32)))
+            )));
+        }
+        if self.alg.is_symmetric() || !allowed.contains(&self.alg) {
+            return Err(Error::new(
+                ErrorKind::UnsupportedAlgorithm,
+                format!("{what} is signed with {}, which is not accepted", self.alg),
+            ));
+        }
+        Ok(())
+    }
+
     /// A header member by name (e.g. a DPoP proof's `jwk`).
     pub(crate) fn header_member(&self, name: &str) -> Option<&Value> {
         self.header.get(name)

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::clock::unix_seconds;
-use crate::error::{server_text, Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::jose::claims::{self, mismatch};
 use crate::jose::jwt::{self, SignedJwt};
 use crate::jose::{JwkSet, JwsAlgorithm};
@@ -224,30 +224,9 @@ pub fn validate_jwt_access_token(
 /// key is looked for.
 pub(crate) fn decode<'a>(token: &'a str, checks: &AccessTokenChecks<'_>) -> Result<SignedJwt<'a>> {
     let jwt = jwt::decode(token, WHAT)?;
-    // RFC 9068 §4 item 1 (and RFC 8725 §3.11): `typ` is at+jwt or
-    // application/at+jwt, so no other JWT of the server (an ID Token)
-    // passes for an access token.
-    let typ_ok = jwt.typ.as_deref().is_some_and(|typ| {
-        let typ = typ.to_ascii_lowercase();
-        typ == "at+jwt" || typ == "application/at+jwt"
-    });
-    if !typ_ok {
-        return Err(Error::new(
-            ErrorKind::InvalidJwt,
-            format!(
-                "{WHAT}'s `typ` is {}, not \"at+jwt\" (RFC 9068 §4)",
-                jwt.typ
-                    .as_deref()
-                    .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32)))
-            ),
-        ));
-    }
-    if jwt.alg.is_symmetric() || !checks.algorithms.contains(&jwt.alg) {
-        return Err(Error::new(
-            ErrorKind::UnsupportedAlgorithm,
-            format!("{WHAT} is signed with {}, which is not accepted", jwt.alg),
-        ));
-    }
+    // RFC 9068 §4 item 1 (and RFC 8725 §3.11): `typ` at+jwt, so no other
+    // JWT of the server (an ID Token) passes for an access token.
+    jwt.check_type_and_algorithm("at+jwt", checks.algorithms, WHAT, "RFC 9068 §4")?;
     Ok(jwt)
 }
 
@@ -283,6 +262,7 @@ pub(crate) fn validate_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use crate::PrivateKey;
     use serde_json::json;
 

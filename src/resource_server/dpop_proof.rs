@@ -143,20 +143,7 @@ pub fn verify_dpop_proof(
 ) -> Result<VerifiedDPoPProof> {
     let jwt = jwt::decode(proof, WHAT)?;
     // §4.3 items 4, 5: `typ` dpop+jwt; an allowed asymmetric algorithm.
-    if jwt.typ.as_deref() != Some(DPOP_TYP) {
-        return Err(invalid(format!(
-            "{WHAT}'s `typ` is {}, not {DPOP_TYP:?}",
-            jwt.typ
-                .as_deref()
-                .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32)))
-        )));
-    }
-    if jwt.alg.is_symmetric() || !checks.algorithms.contains(&jwt.alg) {
-        return Err(Error::new(
-            ErrorKind::UnsupportedAlgorithm,
-            format!("{WHAT} is signed with {}, which is not accepted", jwt.alg),
-        ));
-    }
+    jwt.check_type_and_algorithm(DPOP_TYP, checks.algorithms, WHAT, "RFC 9449 §4.2")?;
     // §4.3 items 6, 7: the embedded public key verifies the signature.
     let jwk = jwt
         .header_member("jwk")
