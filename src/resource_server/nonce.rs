@@ -31,8 +31,9 @@ pub const DEFAULT_NONCE_ROTATION: Duration = Duration::from_secs(300);
 /// let nonces = DPoPNonces::new(b"a secret shared by every instance, 32+ bytes")?;
 /// let now = SystemTime::now();
 /// let nonce = nonces.current(now);
-/// assert!(nonces.is_valid(&nonce, now + Duration::from_secs(400)));
-/// assert!(!nonces.is_valid(&nonce, now + Duration::from_secs(700)));
+/// // Current for the rest of its 5-minute window, then accepted one more.
+/// assert!(nonces.is_valid(&nonce, now + Duration::from_secs(299)));
+/// assert!(!nonces.is_valid(&nonce, now + Duration::from_secs(600)));
 /// # Ok::<_, oidckit::Error>(())
 /// ```
 #[derive(Clone)]
