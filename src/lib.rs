@@ -266,7 +266,7 @@ pub use resource_server::{
     DPoPProofChecks, InMemoryReplayCache, IncomingRequest, IntrospectionCacheSettings, Rejection,
     RejectionCode, ReplayCache, ResourceServer, ResourceServerBuilder, TokenScheme,
     ValidatedRequest, VerifiedDPoPProof, DEFAULT_ACCESS_TOKEN_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS,
-    DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_MAX_AGE,
+    DEFAULT_NONCE_ROTATION, DEFAULT_PROOF_MAX_AGE, RFC9068_CLAIMS, RFC9068_TYPES,
 };
 pub use token_manager::audiences::{AudienceTokenManager, TokenAudience, DEFAULT_MAX_AUDIENCES};
 #[cfg(feature = "middleware")]

@@ -151,30 +151,32 @@ fn object(part: &str, what: &str, name: &str) -> Result<Map<String, Value>> {
 }
 
 impl SignedJwt<'_> {
-    /// Explicit typing (RFC 8725 §3.11): `typ` must be `typ` (a media type
-    /// without its optional `application/` prefix, compared without regard
-    /// to case, RFC 7515 §4.1.9); and `alg` one of `allowed`, never a MAC
-    /// (these JWTs are verified with public keys). `rfc` names the rule in
-    /// the error.
+    /// Explicit typing (RFC 8725 §3.11): `typ` must be one of `types`
+    /// (media types without their optional `application/` prefix, compared
+    /// without regard to case, RFC 7515 §4.1.9; `""` accepts a JWT without
+    /// `typ`); and `alg` one of `allowed`, never a MAC (these JWTs are
+    /// verified with public keys). `rfc` names the rule in the error.
     pub(crate) fn check_type_and_algorithm(
         &self,
-        typ: &str,
+        types: &[&str],
         allowed: &[JwsAlgorithm],
         what: &str,
         rfc: &str,
     ) -> Result<()> {
-        let found = self.typ.as_deref().map(|t| {
+        let found = self.typ.as_deref().map_or(String::new(), |t| {
             let t = t.to_ascii_lowercase();
             t.strip_prefix("application/")
                 .map(str::to_owned)
                 .unwrap_or(t)
         });
-        if found.as_deref() != Some(typ) {
+        if !types.iter().any(|t| t.eq_ignore_ascii_case(&found)) {
+            let wanted: Vec<String> = types.iter().map(|t| format!("{t:?}")).collect();
             return Err(invalid(format!(
-                "{what}'s `typ` is {}, not {typ:?} ({rfc})",
+                "{what}'s `typ` is {}, not {} ({rfc})",
                 self.typ
                     .as_deref()
-                    .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32)))
+                    .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32))),
+                wanted.join(" or ")
             )));
         }
         if self.alg.is_symmetric() || !allowed.contains(&self.alg) {

@@ -40,7 +40,21 @@ pub struct AccessTokenChecks<'a> {
     pub clock_tolerance: Duration,
     /// "Now".
     pub now: SystemTime,
+    /// The `typ`s accepted: RFC 9068's `at+jwt` ([`RFC9068_TYPES`]), or a
+    /// server's own (see [`ResourceServerBuilder::token_types`](super::ResourceServerBuilder::token_types)).
+    pub token_types: &'a [&'a str],
+    /// The claims a token must have besides `iss`, `aud`, `exp` and `iat`:
+    /// RFC 9068 §2.2's `sub`, `client_id`, `jti` ([`RFC9068_CLAIMS`]) by
+    /// default.
+    pub required_claims: &'a [&'a str],
 }
+
+/// RFC 9068's access token type (§2.1), the default.
+pub const RFC9068_TYPES: [&str; 1] = ["at+jwt"];
+
+/// The string claims RFC 9068 §2.2 requires besides `iss`, `aud`, `exp`
+/// and `iat`, the default.
+pub const RFC9068_CLAIMS: [&str; 3] = ["sub", "client_id", "jti"];
 
 impl<'a> AccessTokenChecks<'a> {
     /// Checks for tokens of `issuer` for `audience` at `now`: every
@@ -52,6 +66,8 @@ impl<'a> AccessTokenChecks<'a> {
             algorithms: &DEFAULT_ACCESS_TOKEN_ALGORITHMS,
             clock_tolerance: Duration::from_secs(30),
             now,
+            token_types: &RFC9068_TYPES,
+            required_claims: &RFC9068_CLAIMS,
         }
     }
 }
@@ -226,7 +242,7 @@ pub(crate) fn decode<'a>(token: &'a str, checks: &AccessTokenChecks<'_>) -> Resu
     let jwt = jwt::decode(token, WHAT)?;
     // RFC 9068 §4 item 1 (and RFC 8725 §3.11): `typ` at+jwt, so no other
     // JWT of the server (an ID Token) passes for an access token.
-    jwt.check_type_and_algorithm("at+jwt", checks.algorithms, WHAT, "RFC 9068 §4")?;
+    jwt.check_type_and_algorithm(checks.token_types, checks.algorithms, WHAT, "RFC 9068 §4")?;
     Ok(jwt)
 }
 
@@ -237,7 +253,7 @@ pub(crate) fn validate_claims(
 ) -> Result<AccessTokenClaims> {
     let all = &jwt.claims;
     // RFC 9068 §2.2: required claims.
-    for name in ["sub", "client_id", "jti"] {
+    for name in checks.required_claims {
         claims::required_string(all, name, WHAT)?;
     }
     claims::required_time(all, "iat", WHAT)?;

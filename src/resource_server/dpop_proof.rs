@@ -143,7 +143,7 @@ pub fn verify_dpop_proof(
 ) -> Result<VerifiedDPoPProof> {
     let jwt = jwt::decode(proof, WHAT)?;
     // §4.3 items 4, 5: `typ` dpop+jwt; an allowed asymmetric algorithm.
-    jwt.check_type_and_algorithm(DPOP_TYP, checks.algorithms, WHAT, "RFC 9449 §4.2")?;
+    jwt.check_type_and_algorithm(&[DPOP_TYP], checks.algorithms, WHAT, "RFC 9449 §4.2")?;
     // §4.3 items 6, 7: the embedded public key verifies the signature.
     let jwk = jwt
         .header_member("jwk")

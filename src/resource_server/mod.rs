@@ -29,7 +29,7 @@ use url::Url;
 
 pub use access_token::{
     validate_jwt_access_token, AccessTokenChecks, AccessTokenClaims,
-    DEFAULT_ACCESS_TOKEN_ALGORITHMS,
+    DEFAULT_ACCESS_TOKEN_ALGORITHMS, RFC9068_CLAIMS, RFC9068_TYPES,
 };
 pub use dpop_proof::{
     verify_dpop_proof, DPoPProofChecks, VerifiedDPoPProof, DEFAULT_DPOP_ALGORITHMS,
@@ -86,6 +86,8 @@ struct Inner {
     replay: Arc<dyn ReplayCache>,
     bearer: bool,
     introspection: Option<Arc<IntrospectionCache>>,
+    token_types: Vec<&'static str>,
+    required_claims: Vec<&'static str>,
     challenges: Challenges,
     base_url: Option<Url>,
 }
@@ -115,6 +117,8 @@ pub struct ResourceServerBuilder {
     replay: Option<Arc<dyn ReplayCache>>,
     bearer: bool,
     introspection: Option<IntrospectionCacheSettings>,
+    token_types: Vec<&'static str>,
+    required_claims: Vec<&'static str>,
     realm: Option<String>,
     resource_metadata: Option<String>,
     base_url: Option<Url>,
@@ -179,6 +183,27 @@ impl ResourceServerBuilder {
         self
     }
 
+    /// The `typ`s a JWT access token may have (default: `at+jwt`, RFC 9068
+    /// §2.1). For a server that does not follow RFC 9068 — Keycloak and
+    /// Microsoft Entra type theirs `JWT` — add its type (`""` accepts a JWT
+    /// without `typ`). Then no header says the token is an access token:
+    /// the `aud` check (your resource, which is never a client's id) is
+    /// what keeps the server's ID Tokens out, so give this resource an
+    /// identifier of its own.
+    pub fn token_types(mut self, types: &[&'static str]) -> Self {
+        self.token_types = types.to_vec();
+        self
+    }
+
+    /// The claims a JWT access token must have besides `iss`, `aud`, `exp`
+    /// and `iat` (default: RFC 9068 §2.2's `sub`, `client_id`, `jti`). For a
+    /// server that names them otherwise (Entra: `azp`/`appid`, `uti`),
+    /// require what it sends.
+    pub fn required_claims(mut self, claims: &[&'static str]) -> Self {
+        self.required_claims = claims.to_vec();
+        self
+    }
+
     /// The `realm` of the challenges.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -232,6 +257,8 @@ impl ResourceServerBuilder {
                     .introspection
                     .map(|s| Arc::new(IntrospectionCache::new(s))),
                 base_url,
+                token_types: self.token_types,
+                required_claims: self.required_claims,
             }),
         }
     }
@@ -311,6 +338,8 @@ impl ResourceServer {
             replay: None,
             bearer: true,
             introspection: None,
+            token_types: RFC9068_TYPES.to_vec(),
+            required_claims: RFC9068_CLAIMS.to_vec(),
             realm: None,
             resource_metadata: None,
             base_url: None,
@@ -530,6 +559,8 @@ impl ResourceServer {
             algorithms: &inner.algorithms,
             clock_tolerance: config.clock_tolerance(),
             now: config.clock().now(),
+            token_types: &inner.token_types,
+            required_claims: &inner.required_claims,
         };
         let jwt = access_token::decode(token, &checks)?;
         let key = crate::jwks::key_for(config, jwt.alg, jwt.kid.as_deref()).await?;

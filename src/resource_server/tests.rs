@@ -215,3 +215,55 @@ fn the_resources_metadata() {
     let back: crate::ProtectedResourceMetadata = serde_json::from_slice(&json).unwrap();
     assert_eq!(back, m);
 }
+
+/// A server that is not RFC 9068 (Keycloak, Entra): its tokens typed `JWT`
+/// or untyped, `azp` instead of `client_id`, no `jti`.
+#[tokio::test]
+async fn a_relaxed_profile_for_servers_that_are_not_rfc_9068() {
+    let keycloak_like = |s: &Setup, typ: Option<&str>, aud: &str| {
+        let claims = json!({
+            "iss": ISSUER, "sub": "u-1", "aud": aud, "azp": "web-app",
+            "iat": START, "exp": START + 300, "scope": "read",
+        });
+        s.key
+            .sign_jwt(typ, &[], claims.as_object().unwrap().clone())
+            .unwrap()
+    };
+    // Strict by default.
+    let strict = setup(|b| b);
+    let token = keycloak_like(&strict, Some("JWT"), API);
+    let e = validate(&strict.api, &format!("Bearer {token}"), None)
+        .await
+        .unwrap_err();
+    assert!(e.cause().unwrap().to_string().contains("typ"), "{e}");
+
+    let relaxed = setup(|b| {
+        b.token_types(&["at+jwt", "jwt", ""])
+            .required_claims(&["sub"])
+    });
+    for typ in [Some("JWT"), None, Some("at+jwt")] {
+        let token = keycloak_like(&relaxed, typ, API);
+        let ok = validate(&relaxed.api, &format!("Bearer {token}"), None)
+            .await
+            .unwrap_or_else(|e| panic!("{typ:?}: {e}"));
+        assert_eq!(ok.claims.get("azp").unwrap(), "web-app");
+    }
+    // An ID Token of the same server (its `aud` a client's id) still fails.
+    let id_token = keycloak_like(&relaxed, Some("JWT"), "web-app");
+    let e = validate(&relaxed.api, &format!("Bearer {id_token}"), None)
+        .await
+        .unwrap_err();
+    assert!(e.cause().unwrap().to_string().contains("aud"), "{e}");
+    // The required claims are still required.
+    let no_sub = {
+        let claims = json!({"iss": ISSUER, "aud": API, "iat": START, "exp": START + 300});
+        relaxed
+            .key
+            .sign_jwt(Some("JWT"), &[], claims.as_object().unwrap().clone())
+            .unwrap()
+    };
+    let e = validate(&relaxed.api, &format!("Bearer {no_sub}"), None)
+        .await
+        .unwrap_err();
+    assert!(e.cause().unwrap().to_string().contains("sub"), "{e}");
+}
