@@ -28,6 +28,7 @@ pub const DEFAULT_ACCESS_TOKEN_ALGORITHMS: [JwsAlgorithm; 10] =
 
 /// What a JWT access token must match besides the fixed rules.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct AccessTokenChecks<'a> {
     /// The authorization server's issuer identifier: `iss` must be it.
     pub issuer: &'a str,

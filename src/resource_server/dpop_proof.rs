@@ -54,6 +54,7 @@ pub const DEFAULT_PROOF_MAX_AGE: Duration = Duration::from_secs(60);
 /// What a DPoP proof must match: the request it came with and, for a
 /// protected resource, the access token and its binding.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct DPoPProofChecks<'a> {
     /// The request's method (`htm`), e.g. `GET`.
     pub method: &'a str,

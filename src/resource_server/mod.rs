@@ -266,6 +266,7 @@ impl ResourceServerBuilder {
 
 /// The parts of an incoming request that the validation needs.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct IncomingRequest<'a> {
     /// The method, e.g. `GET`.
     pub method: &'a str,
