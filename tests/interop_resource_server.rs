@@ -19,13 +19,12 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use oidc_provider::{client, OidcProvider};
-use oidckit::reqwest::header::{HeaderMap, AUTHORIZATION};
 use oidckit::reqwest::Method;
 use oidckit::{
     certificate_thumbprint, client_credentials_grant, discovery, fetch_protected_resource,
-    AccessToken, ClientAuth, Configuration, DPoPHandle, DPoPNonces, IncomingRequest,
-    IntrospectionCacheSettings, JwsAlgorithm, ProtectedRequest, Rejection, RejectionCode,
-    RequestOptions, ResourceServer, TokenManager, Url,
+    AccessToken, ClientAuth, ClientCertificate, Configuration, DPoPHandle, DPoPNonces,
+    IntrospectionCacheSettings, JwsAlgorithm, ProtectedRequest, Rejection, RequestOptions,
+    ResourceServer, TokenManager, Url,
 };
 use serde_json::json;
 
@@ -208,9 +207,54 @@ async fn opaque_tokens_through_introspection() {
     assert_eq!(e.oauth_error().unwrap().error, "invalid_token");
 }
 
+/// Serves `api` at `/items` over mutual TLS on a free loopback port: the
+/// server asks for a client certificate (any: the binding is checked
+/// against the token, not a CA) and hands it to `ProtectedRequest` as the
+/// `ClientCertificate` extension, as a TLS-terminating layer would.
+fn serve_mtls(listener: tokio::net::TcpListener, api: ResourceServer, server: &certs::Issued) {
+    use hyper_util::rt::TokioIo;
+    use openssl::ssl::{Ssl, SslAcceptor, SslMethod, SslVerifyMode};
+    use tower::ServiceExt as _;
+
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    acceptor.set_certificate(&server.cert).unwrap();
+    acceptor.set_private_key(&server.key).unwrap();
+    acceptor.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+    let acceptor = acceptor.build();
+    let app = Router::new().route("/items", get(items)).with_state(api);
+    tokio::spawn(async move {
+        // Ends with the test's runtime.
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let ssl = Ssl::new(acceptor.context()).unwrap();
+                let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+                if std::pin::Pin::new(&mut tls).accept().await.is_err() {
+                    return;
+                }
+                let certificate = tls.ssl().peer_certificate().and_then(|c| c.to_der().ok());
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let mut request = request.map(axum::body::Body::new);
+                        if let Some(der) = &certificate {
+                            request
+                                .extensions_mut()
+                                .insert(ClientCertificate(der.clone()));
+                        }
+                        app.clone().oneshot(request)
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+}
+
 /// Certificate-bound tokens (RFC 8705 §3): the provider over HTTPS, the
-/// client authenticated by its certificate, the token's `cnf.x5t#S256`
-/// checked against the certificate the API's TLS layer would hand over.
+/// client authenticated by its certificate; the API, over mutual TLS too,
+/// takes the token only over a connection with that certificate.
 #[tokio::test]
 async fn certificate_bound_tokens_of_the_provider() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,18 +294,19 @@ async fn certificate_bound_tokens_of_the_provider() {
         &env,
     );
     let ca_root = oidckit::reqwest::Certificate::from_pem(&ca.cert_pem()).unwrap();
-    let http =
-        oidckit::mtls_client_builder_from_pem(&client_cert.cert_pem(), &client_cert.key_pem())
+    let with_certificate = |cert: &certs::Issued| {
+        oidckit::mtls_client_builder_from_pem(&cert.cert_pem(), &cert.key_pem())
             .unwrap()
             .add_root_certificate(ca_root.clone())
             .build()
-            .unwrap();
+            .unwrap()
+    };
     let caller = discovery(
         server.issuer.clone(),
         "mtls-client",
         ClientAuth::tls_client_auth(),
     )
-    .http_client(http)
+    .http_client(with_certificate(&client_cert))
     .client_metadata(oidckit::ClientMetadata::default().with_mtls_endpoint_aliases())
     .await
     .unwrap();
@@ -281,42 +326,56 @@ async fn certificate_bound_tokens_of_the_provider() {
     )
     .http_client(
         oidckit::http_client_builder()
-            .add_root_certificate(ca_root)
+            .add_root_certificate(ca_root.clone())
             .build()
             .unwrap(),
     )
     .await
     .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base: Url = format!("https://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
     let api = ResourceServer::builder(as_config, API)
-        .base_url("https://items.example".parse().unwrap())
+        .base_url(base.clone())
         .build();
-    let url: Url = "https://items.example/items".parse().unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        format!("Bearer {}", token.access_token().secret())
-            .parse()
-            .unwrap(),
-    );
-    let request = IncomingRequest::new("GET", &url, &headers);
+    serve_mtls(listener, api, &server_cert);
+    let api_url = base.join("/items").unwrap();
+
     // Over a connection with the client's certificate: accepted.
-    let pem = client_cert.cert_pem();
-    let ok = api
-        .validate_request(&request.client_certificate(&pem))
+    let response =
+        fetch_protected_resource(&caller, token.access_token(), Method::GET, api_url.clone())
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "items for mtls-client (Bearer)"
+    );
+
+    // The same token over a connection with another certificate, or none:
+    // refused.
+    let someone_else = certs::client("someone-else", Some(&ca));
+    let thief_http = [
+        with_certificate(&someone_else),
+        oidckit::http_client_builder()
+            .add_root_certificate(ca_root.clone())
+            .build()
+            .unwrap(),
+    ];
+    for http in thief_http {
+        let thief = discovery(
+            server.issuer.clone(),
+            "items-api",
+            ClientAuth::client_secret_basic("api-secret"),
+        )
+        .http_client(http)
         .await
         .unwrap();
-    assert_eq!(
-        ok.claims.certificate_thumbprint(),
-        Some(thumbprint.as_str())
-    );
-    // Without it, or with another client's: refused.
-    let other = certs::client("someone-else", Some(&ca)).cert_pem();
-    for presented in [None, Some(other.as_slice())] {
-        let request = match presented {
-            Some(cert) => request.client_certificate(cert),
-            None => request,
-        };
-        let e = api.validate_request(&request).await.unwrap_err();
-        assert_eq!(e.code(), RejectionCode::InvalidToken, "{e}");
+        let e =
+            fetch_protected_resource(&thief, token.access_token(), Method::GET, api_url.clone())
+                .await
+                .unwrap_err();
+        assert_eq!(e.oauth_error().unwrap().error, "invalid_token", "{e}");
     }
 }
