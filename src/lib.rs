@@ -82,7 +82,8 @@
 //!
 //! Under every call is a pair per endpoint: `build_*_request` and
 //! `process_*_response` ([`build_token_request`] / [`process_token_response`],
-//! introspection, revocation, discovery). They take an [`EndpointContext`] —
+//! introspection, revocation, discovery, PAR, device authorization, CIBA,
+//! userinfo, JWKS). They take an [`EndpointContext`] —
 //! plain server metadata, client metadata, client authentication and a
 //! clock, no HTTP client — so callers with their own HTTP stack, or tests
 //! without I/O, use the same rules.
@@ -91,7 +92,9 @@
 //! before there is a client: its pairs ([`build_registration_request`] /
 //! [`process_registration_response`], and the management ones of RFC 7592)
 //! take the server metadata, the client metadata or the
-//! [`RegisteredClient`] instead.
+//! [`RegisteredClient`] instead. So do those of a protected resource's
+//! metadata (RFC 9728: [`build_resource_discovery_request`] /
+//! [`process_resource_discovery_response`]), which take the resource's URL.
 //!
 //! ## Rules this crate enforces
 //!
