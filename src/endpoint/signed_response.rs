@@ -16,7 +16,7 @@ use crate::config::client_metadata::ClientMetadata;
 use crate::config::metadata::ServerMetadata;
 use crate::config::Configuration;
 use crate::endpoint::EndpointContext;
-use crate::error::{server_text, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::jose::jwt::{self, SignedJwt};
 use crate::jose::{JwkSet, JwsAlgorithm};
 use crate::transport::{self, EndpointResponse};
@@ -113,23 +113,7 @@ impl SignedResponse {
             self.what,
         )?;
         if let Some(expected) = self.typ {
-            // RFC 7515 §4.1.9: compared case-insensitively, and the
-            // `application/` prefix may be left out.
-            let typ = decoded.typ.as_deref().unwrap_or_default();
-            let typ = typ
-                .get(..12)
-                .filter(|p| p.eq_ignore_ascii_case("application/"))
-                .map_or(typ, |_| &typ[12..]);
-            if !typ.eq_ignore_ascii_case(expected) {
-                return Err(Error::new(
-                    ErrorKind::InvalidJwt,
-                    format!(
-                        "{}'s header `typ` is {:?}, not {expected:?}",
-                        self.what,
-                        server_text(decoded.typ.as_deref().unwrap_or("(none)"), 64)
-                    ),
-                ));
-            }
+            decoded.check_type(&[expected], self.what, "RFC 9701 §5")?;
         }
         Ok(decoded)
     }

@@ -154,8 +154,29 @@ impl SignedJwt<'_> {
     /// Explicit typing (RFC 8725 §3.11): `typ` must be one of `types`
     /// (media types without their optional `application/` prefix, compared
     /// without regard to case, RFC 7515 §4.1.9; `""` accepts a JWT without
-    /// `typ`); and `alg` one of `allowed`, never a MAC (these JWTs are
-    /// verified with public keys). `rfc` names the rule in the error.
+    /// `typ`). `rfc` names the rule in the error.
+    pub(crate) fn check_type(&self, types: &[&str], what: &str, rfc: &str) -> Result<()> {
+        let found = self.typ.as_deref().map_or(String::new(), |t| {
+            let t = t.to_ascii_lowercase();
+            t.strip_prefix("application/")
+                .map(str::to_owned)
+                .unwrap_or(t)
+        });
+        if types.iter().any(|t| t.eq_ignore_ascii_case(&found)) {
+            return Ok(());
+        }
+        let wanted: Vec<String> = types.iter().map(|t| format!("{t:?}")).collect();
+        Err(invalid(format!(
+            "{what}'s `typ` is {}, not {} ({rfc})",
+            self.typ
+                .as_deref()
+                .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32))),
+            wanted.join(" or ")
+        )))
+    }
+
+    /// [`check_type`](Self::check_type), and `alg` one of `allowed`, never a
+    /// MAC (these JWTs are verified with public keys).
     pub(crate) fn check_type_and_algorithm(
         &self,
         types: &[&str],
@@ -163,22 +184,7 @@ impl SignedJwt<'_> {
         what: &str,
         rfc: &str,
     ) -> Result<()> {
-        let found = self.typ.as_deref().map_or(String::new(), |t| {
-            let t = t.to_ascii_lowercase();
-            t.strip_prefix("application/")
-                .map(str::to_owned)
-                .unwrap_or(t)
-        });
-        if !types.iter().any(|t| t.eq_ignore_ascii_case(&found)) {
-            let wanted: Vec<String> = types.iter().map(|t| format!("{t:?}")).collect();
-            return Err(invalid(format!(
-                "{what}'s `typ` is {}, not {} ({rfc})",
-                self.typ
-                    .as_deref()
-                    .map_or("missing".into(), |t| format!("{:?}", server_text(t, 32))),
-                wanted.join(" or ")
-            )));
-        }
+        self.check_type(types, what, rfc)?;
         if self.alg.is_symmetric() || !allowed.contains(&self.alg) {
             return Err(Error::new(
                 ErrorKind::UnsupportedAlgorithm,
