@@ -106,11 +106,16 @@ impl AccessTokenClaims {
     /// Claims from a claims set already checked (a JWT's, an introspection
     /// answer's): the typed members read, everything kept.
     pub(crate) fn from_claims(all: Map<String, Value>) -> Result<Self> {
-        let text = |name: &str| all.get(name).and_then(Value::as_str).map(str::to_owned);
         let audiences = match all.get("aud") {
             None => Vec::new(),
             Some(_) => claims::audiences(&all, WHAT)?,
         };
+        Self::with_audiences(all, audiences)
+    }
+
+    /// As [`from_claims`](Self::from_claims), with `aud` already read.
+    fn with_audiences(all: Map<String, Value>, audiences: Vec<String>) -> Result<Self> {
+        let text = |name: &str| all.get(name).and_then(Value::as_str).map(str::to_owned);
         let scopes = match all.get("scope") {
             None => BTreeSet::new(),
             Some(Value::String(scope)) => scope
@@ -273,7 +278,7 @@ pub(crate) fn validate_claims(
         true,
         WHAT,
     )?;
-    AccessTokenClaims::from_claims(jwt.claims)
+    AccessTokenClaims::with_audiences(jwt.claims, audiences)
 }
 
 #[cfg(test)]
